@@ -1,0 +1,1 @@
+"""Kefu Assist's Qt user interface.  Everything that imports PySide6 lives here."""

@@ -1,0 +1,49 @@
+"""The ``kefu`` entry point: the GUI by default, the headless ``core`` commands otherwise.
+
+This module imports no Qt at import time, so ``kefu draft`` and ``kefu doctor``
+stay headless; only the ``app`` and ``bench`` commands load PySide6.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from core.cli import Context, build_parser, run
+
+
+def _add_app_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("app", help="open the desktop app (the default command)")
+    p.add_argument("--model", metavar="FILE.gguf", help="model to load instead of the default")
+    p.set_defaults(func=_cmd_app)
+
+
+def _cmd_app(ctx: Context) -> int:
+    from app.main import run_app
+
+    return run_app(ctx)
+
+
+def _cmd_bench(ctx: Context) -> int:
+    from core.bench import run_bench
+
+    stall = None
+    if not ctx.args.no_ui:
+        from app.stallbench import measure_stall
+
+        stall = measure_stall
+    return run_bench(ctx, measure_ui_stall=stall)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser(_add_app_commands)
+    argv = sys.argv[1:] if argv is None else argv
+    # `kefu` alone, or with only global options, opens the app.
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args([*argv, "app"])
+    return run(args, handlers={"bench": _cmd_bench})
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Start the desktop app: crash handler and logging first, the window second,
+the model (and every heavy ML import) last, on the model's own thread."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from core.cli import Context
+from core.engine import LlamaEngine
+from core.errors import KefuError
+from core.logsetup import setup_logging
+from core.models import default_model_path
+from core.tickets import load_demo_tickets
+
+log = logging.getLogger("kefu.app")
+
+
+def run_app(ctx: Context) -> int:
+    setup_logging(log_dir=ctx.workspace.log_dir, verbose=ctx.args.verbose)
+    from PySide6.QtWidgets import QApplication
+
+    from app.crash import CrashHandler
+    from app.fonts import ensure_cjk_font
+    from app.mainwindow import MainWindow
+
+    qapp = QApplication.instance() or QApplication(sys.argv[:1])
+    qapp.setApplicationName("Kefu Assist")
+    qapp.setOrganizationName("KefuAssist")
+    crash = CrashHandler().install()
+    ensure_cjk_font(qapp)
+
+    problems = []
+    try:
+        tickets = load_demo_tickets()
+    except KefuError as exc:
+        tickets = []
+        problems.append(f"The demo tickets could not be read: {exc}")
+    model_path = None
+    try:
+        model_path = str(ctx.args.model or default_model_path(ctx.workspace,
+                                                              ctx.settings.model_path))
+    except KefuError as exc:
+        problems.append(str(exc))
+
+    window = MainWindow(workspace=ctx.workspace, settings=ctx.settings, tickets=tickets,
+                        engine_factory=LlamaEngine, model_path=model_path)
+    crash.add_saver(window.save_drafts)
+    window.show()
+    for problem in problems:
+        window.show_note(problem, error=True)
+    qapp.processEvents()  # paint the window before the model thread starts importing
+    window.start_loading()
+    code = qapp.exec()
+    crash.uninstall()
+    return code

@@ -1,0 +1,392 @@
+"""The main window: ticket queue, thread, and the draft composer."""
+
+from __future__ import annotations
+
+import html
+import logging
+import time
+from typing import Callable
+
+from PySide6.QtCore import QItemSelection, QSortFilterProxyModel, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QTextCursor
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
+                               QMainWindow, QPlainTextEdit, QProgressBar, QPushButton,
+                               QSplitter, QTableView, QTextBrowser, QVBoxLayout, QWidget)
+
+from app.queuemodel import TicketQueueModel, TicketRole
+from app.worker import EngineWorker, WorkerThread
+from core.draftstore import DraftStore
+from core.drafting import DraftNotes, DraftResult
+from core.engine import Engine, EngineInfo
+from core.lang import LANG_NAMES
+from core.paths import Workspace
+from core.settings import Settings
+from core.tickets import Ticket
+
+log = logging.getLogger("kefu.app.window")
+
+AUTOSAVE_MS = 800
+
+
+def thread_html(ticket: Ticket) -> str:
+    parts = [f"<h3>{html.escape(ticket.subject or '(no subject)')}</h3>"]
+    if ticket.customer_name:
+        parts.append(f"<p style='color:#666'>{html.escape(ticket.customer_name)} · "
+                     f"{html.escape(LANG_NAMES.get(ticket.language, ticket.language))}</p>")
+    for message in ticket.messages:
+        customer = message.sender == "customer"
+        who = "Customer" if customer else "Agent"
+        colour = "#f4f6fb" if customer else "#eef8ef"
+        body = html.escape(message.text).replace("\n", "<br>")
+        parts.append(f"<table width='100%' cellpadding='8' style='background:{colour};"
+                     f"margin-bottom:6px'><tr><td><b>{who}</b><br>{body}</td></tr></table>")
+    return "\n".join(parts)
+
+
+class MainWindow(QMainWindow):
+    draft_text_replaced = Signal()
+
+    def __init__(self, *, workspace: Workspace, settings: Settings, tickets: list[Ticket],
+                 engine_factory: Callable[[], Engine], model_path: str | None) -> None:
+        super().__init__()
+        self.setWindowTitle("Kefu Assist 客服助手")
+        self.resize(1280, 800)
+        self._workspace = workspace
+        self._settings = settings
+        self._model_path = model_path
+        self._drafts = DraftStore(workspace.drafts_file)
+        self._texts: dict[str, str] = {}
+        self._generated: dict[str, str] = {}
+        statuses = {}
+        for t in tickets:
+            saved = self._drafts.get(t.id)
+            if saved:
+                self._texts[t.id] = saved.text
+                statuses[t.id] = saved.status
+        self._current: Ticket | None = None
+        self._request_id = 0
+        self._stream_ticket: str | None = None
+        self._stream_started = 0.0
+        self._stream_chunks = 0
+        self._last_speed_update = 0.0
+        self._engine_info: EngineInfo | None = None
+        self._closing = False
+
+        self.queue_model = TicketQueueModel(tickets, statuses)
+        self._build_ui()
+
+        self.worker = EngineWorker(engine_factory, settings)
+        self._thread = WorkerThread(self.worker)
+        self.worker.load_started.connect(self._on_load_started)
+        self.worker.loaded.connect(self._on_loaded)
+        self.worker.load_failed.connect(self._on_load_failed)
+        self.worker.draft_notes.connect(self._on_notes)
+        self.worker.prompt_progress.connect(self._on_prompt_progress)
+        self.worker.tokens.connect(self._on_tokens)
+        self.worker.draft_finished.connect(self._on_finished)
+        self.worker.draft_failed.connect(self._on_failed)
+
+        self._autosave = QTimer(self, singleShot=True, interval=AUTOSAVE_MS)
+        self._autosave.timeout.connect(self.save_drafts)
+        self._update_buttons()
+        if tickets:
+            self.queue_view.selectRow(0)
+
+    # ---- layout -------------------------------------------------------------------------
+    def _build_ui(self) -> None:
+        self.filter_edit = QLineEdit(placeholderText="Filter the queue…  筛选")
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.queue_model)
+        self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.proxy.setFilterKeyColumn(-1)
+        self.filter_edit.textChanged.connect(self.proxy.setFilterFixedString)
+        self.queue_view = QTableView()
+        self.queue_view.setModel(self.proxy)
+        self.queue_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.queue_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.queue_view.setSortingEnabled(True)
+        self.queue_view.verticalHeader().hide()
+        self.queue_view.horizontalHeader().setSectionResizeMode(
+            0, QHeaderView.ResizeMode.Stretch)
+        self.queue_view.setAlternatingRowColors(True)
+        self.queue_view.selectionModel().selectionChanged.connect(self._on_selection)
+        left = QWidget()
+        lay = QVBoxLayout(left)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.filter_edit)
+        lay.addWidget(self.queue_view)
+
+        self.thread_view = QTextBrowser()
+        self.thread_view.setOpenLinks(False)  # customer links are never followed
+
+        self.composer = QPlainTextEdit()
+        self.composer.setPlaceholderText("Click Draft to write a reply with the local model, "
+                                         "or type your own.  点击“Draft”生成回复草稿。")
+        self.composer.textChanged.connect(self._on_composer_changed)
+        self.note_label = QLabel(wordWrap=True)
+        self.note_label.setStyleSheet("background:#fff6d6; padding:4px; border-radius:3px")
+        self.note_label.hide()
+        self.prompt_bar = QProgressBar(textVisible=True, maximumHeight=14)
+        self.prompt_bar.setFormat("Reading the ticket… %p%")
+        self.prompt_bar.hide()
+
+        self.draft_button = QPushButton("Draft")
+        self.regen_button = QPushButton("Regenerate")
+        self.stop_button = QPushButton("Stop")
+        self.copy_button = QPushButton("Copy")
+        self.sent_button = QPushButton("Mark as sent")
+        self.draft_button.setToolTip("Draft a reply with the local model (Ctrl+Return)")
+        self.draft_button.setShortcut(QKeySequence("Ctrl+Return"))
+        self.stop_button.setShortcut(QKeySequence("Escape"))
+        self.sent_button.setToolTip("Record that you sent this reply yourself. "
+                                    "Kefu never sends anything on its own.")
+        self.draft_button.clicked.connect(lambda: self.start_draft(regenerate=False))
+        self.regen_button.clicked.connect(lambda: self.start_draft(regenerate=True))
+        self.stop_button.clicked.connect(self.stop_draft)
+        self.copy_button.clicked.connect(self.copy_draft)
+        self.sent_button.clicked.connect(self.mark_sent)
+        buttons = QHBoxLayout()
+        for b in (self.draft_button, self.regen_button, self.stop_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        buttons.addWidget(self.copy_button)
+        buttons.addWidget(self.sent_button)
+
+        right = QWidget()
+        rlay = QVBoxLayout(right)
+        rlay.setContentsMargins(0, 0, 0, 0)
+        rlay.addWidget(QLabel("<b>Draft reply</b> · 回复草稿"))
+        rlay.addWidget(self.prompt_bar)
+        rlay.addWidget(self.composer, 1)
+        rlay.addWidget(self.note_label)
+        rlay.addLayout(buttons)
+
+        middle = QSplitter(Qt.Orientation.Vertical)
+        middle.addWidget(self.thread_view)
+        middle.addWidget(right)
+        middle.setSizes([420, 380])
+        splitter = QSplitter()
+        splitter.addWidget(left)
+        splitter.addWidget(middle)
+        splitter.setSizes([420, 860])
+        self.setCentralWidget(splitter)
+
+        self.model_label = QLabel("Model: not loaded")
+        self.device_label = QLabel("")
+        self.speed_label = QLabel("")
+        self.load_bar = QProgressBar(maximumWidth=160, maximumHeight=14)
+        self.load_bar.setRange(0, 0)  # busy until the model reports ready
+        self.load_bar.hide()
+        status = self.statusBar()
+        status.addWidget(self.model_label)
+        status.addWidget(self.device_label)
+        status.addPermanentWidget(self.speed_label)
+        status.addPermanentWidget(self.load_bar)
+
+        quit_action = QAction("Quit", self, shortcut=QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        self.addAction(quit_action)
+
+    # ---- model --------------------------------------------------------------------------
+    def start_loading(self) -> None:
+        if not self._model_path:
+            return
+        self.load_bar.show()
+        self.worker.request_load.emit(self._model_path)
+
+    def _on_load_started(self, what: str) -> None:
+        self.model_label.setText(what)
+        self.load_bar.show()
+
+    def _on_loaded(self, info: EngineInfo) -> None:
+        self._engine_info = info
+        self.load_bar.hide()
+        self.model_label.setText(f"Model: {info.model_name} ({info.quantization}, "
+                                 f"context {info.n_ctx})")
+        self.device_label.setText(f"Device: {info.device}")
+        self.device_label.setToolTip(info.offload_reason)
+        self._update_buttons()
+
+    def _on_load_failed(self, message: str) -> None:
+        self.load_bar.hide()
+        self.model_label.setText("Model: not loaded")
+        self.show_note(f"The model could not be loaded. {message}", error=True)
+        self._update_buttons()
+
+    @property
+    def model_ready(self) -> bool:
+        return self._engine_info is not None
+
+    @property
+    def busy(self) -> bool:
+        return self._stream_ticket is not None
+
+    # ---- queue and composer ---------------------------------------------------------------
+    def _on_selection(self, selected: QItemSelection, _deselected: QItemSelection) -> None:
+        indexes = selected.indexes()
+        if not indexes:
+            return
+        ticket = self.proxy.data(indexes[0], TicketRole)
+        self.show_ticket(ticket)
+
+    def show_ticket(self, ticket: Ticket) -> None:
+        if self._current is not None:
+            self._texts[self._current.id] = self.composer.toPlainText()
+        self._current = ticket
+        self.thread_view.setHtml(thread_html(ticket))
+        self.composer.blockSignals(True)
+        self.composer.setPlainText(self._texts.get(ticket.id, ""))
+        self.composer.blockSignals(False)
+        self.composer.moveCursor(QTextCursor.MoveOperation.End)
+        self.hide_note()
+        self._update_buttons()
+
+    @property
+    def current_ticket(self) -> Ticket | None:
+        return self._current
+
+    def _on_composer_changed(self) -> None:
+        if self._current is not None:
+            self._texts[self._current.id] = self.composer.toPlainText()
+            self._autosave.start()
+        self._update_buttons()
+
+    def save_drafts(self) -> None:
+        if self._current is not None:
+            self._texts[self._current.id] = self.composer.toPlainText()
+        for ticket_id, text in self._texts.items():
+            saved = self._drafts.get(ticket_id)
+            if saved is None or saved.text != text:
+                self._drafts.put(ticket_id, text=text)
+        try:
+            self._drafts.save()
+        except OSError as exc:
+            log.error("Could not save drafts: %s", exc)
+            self.show_note(f"Your drafts could not be saved to disk ({exc.strerror}). "
+                           f"They are still here; free some disk space.", error=True)
+
+    def _update_buttons(self) -> None:
+        has_ticket = self._current is not None
+        text = self.composer.toPlainText().strip() if has_ticket else ""
+        self.draft_button.setEnabled(self.model_ready and has_ticket and not self.busy)
+        self.regen_button.setEnabled(self.model_ready and has_ticket and not self.busy
+                                     and self._current.id in self._generated)
+        self.stop_button.setEnabled(self.busy)
+        self.copy_button.setEnabled(bool(text))
+        self.sent_button.setEnabled(bool(text) and not self.busy)
+
+    def show_note(self, text: str, *, error: bool = False) -> None:
+        colour = "#fde2e1" if error else "#fff6d6"
+        self.note_label.setStyleSheet(f"background:{colour}; padding:4px; border-radius:3px")
+        self.note_label.setText(text)
+        self.note_label.show()
+
+    def hide_note(self) -> None:
+        self.note_label.hide()
+        self.note_label.clear()
+
+    # ---- drafting -----------------------------------------------------------------------
+    def start_draft(self, *, regenerate: bool = False) -> None:
+        if self.busy or self._current is None or not self.model_ready:
+            return
+        ticket = self._current
+        self._request_id += 1
+        self._stream_ticket = ticket.id
+        self._stream_started = time.perf_counter()
+        self._stream_chunks = 0
+        self._last_speed_update = 0.0
+        self.hide_note()
+        # Replace the composer's text as one undoable edit: Ctrl+Z brings it back.
+        cursor = self.composer.textCursor()
+        cursor.beginEditBlock()
+        cursor.select(QTextCursor.SelectionType.Document)
+        cursor.removeSelectedText()
+        cursor.endEditBlock()
+        self.prompt_bar.setRange(0, 0)
+        self.prompt_bar.show()
+        self.speed_label.setText("Reading the ticket…")
+        self._update_buttons()
+        self.worker.request_draft.emit(self._request_id, ticket)
+
+    def stop_draft(self) -> None:
+        self.worker.stop_flag.set()
+
+    def _stale(self, request_id: int) -> bool:
+        return request_id != self._request_id or self._stream_ticket is None
+
+    def _on_notes(self, request_id: int, notes: DraftNotes) -> None:
+        if self._stale(request_id):
+            return
+        if notes.notes:
+            self.show_note(" ".join(notes.notes))
+
+    def _on_prompt_progress(self, request_id: int, done: int, total: int) -> None:
+        if self._stale(request_id):
+            return
+        self.prompt_bar.setRange(0, max(total, 1))
+        self.prompt_bar.setValue(done)
+
+    def _on_tokens(self, request_id: int, text: str) -> None:
+        if self._stale(request_id):
+            return
+        self.prompt_bar.hide()
+        self._stream_chunks += 1
+        if self._current is not None and self._current.id == self._stream_ticket:
+            cursor = QTextCursor(self.composer.document())
+            cursor.movePosition(QTextCursor.MoveOperation.End)
+            cursor.insertText(text)
+        else:
+            self._texts[self._stream_ticket] = self._texts.get(self._stream_ticket, "") + text
+        now = time.perf_counter()
+        if now - self._last_speed_update >= 1.0:  # at most once a second
+            self._last_speed_update = now
+            self.speed_label.setText("Drafting…")
+
+    def _end_stream(self) -> str | None:
+        ticket_id = self._stream_ticket
+        self._stream_ticket = None
+        self.prompt_bar.hide()
+        self._update_buttons()
+        return ticket_id
+
+    def _on_finished(self, request_id: int, result: DraftResult) -> None:
+        if self._stale(request_id):
+            return
+        ticket_id = self._end_stream()
+        self._generated[ticket_id] = result.text
+        self.speed_label.setText(f"{result.tokens_per_second:.1f} tokens/s · {result.tokens} "
+                                 f"tokens · first token {result.first_token_seconds:.1f}s")
+        if result.stop_reason == "cancelled":
+            self.show_note("Stopped. The partial draft is kept; edit it or Regenerate.")
+        self._update_buttons()
+        self.save_drafts()
+
+    def _on_failed(self, request_id: int, message: str) -> None:
+        if self._stale(request_id):
+            return
+        self._end_stream()
+        self.speed_label.setText("")
+        self.show_note(f"The draft failed: {message}", error=True)
+        self.save_drafts()
+
+    def copy_draft(self) -> None:
+        QGuiApplication.clipboard().setText(self.composer.toPlainText())
+        self.statusBar().showMessage("Draft copied to the clipboard", 3000)
+
+    def mark_sent(self) -> None:
+        if self._current is None or self.busy:
+            return
+        text = self.composer.toPlainText()
+        self._drafts.put(self._current.id, text=text, status="sent")
+        self.queue_model.set_status(self._current.id, "sent")
+        self.save_drafts()
+        self.statusBar().showMessage("Marked as sent", 3000)
+
+    # ---- shutdown -----------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._closing:
+            self._closing = True
+            self.worker.stop_flag.set()
+            self.save_drafts()
+            self._thread.stop()
+        event.accept()

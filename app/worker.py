@@ -1,0 +1,141 @@
+"""The model worker: one long-lived object on its own thread that owns the engine.
+
+The GUI reaches it only through queued signals (``request_load``,
+``request_draft``) and the ``stop_flag``, which any thread may set and which the
+engine checks between prompt batches and on every token.  The worker never
+touches a widget; it reports back through its own signals.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from pathlib import Path
+from typing import Callable
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from core.drafting import DraftNotes, DraftResult, draft
+from core.engine import Engine, PromptProgress, StopFlag, TokenDelta
+from core.errors import KefuError
+from core.settings import Settings
+from core.tickets import Ticket
+
+log = logging.getLogger("kefu.app.worker")
+
+# Tokens are batched for the editor: one signal at most every EMIT_INTERVAL seconds
+# keeps the event loop free however fast the model is.
+EMIT_INTERVAL = 0.03
+
+
+class EngineWorker(QObject):
+    # inputs (queued to the worker's thread)
+    request_load = Signal(str)
+    request_draft = Signal(int, object)          # request id, Ticket
+
+    # outputs
+    load_started = Signal(str)                   # what is happening, in words
+    loaded = Signal(object)                      # EngineInfo
+    load_failed = Signal(str)
+    draft_notes = Signal(int, object)            # request id, DraftNotes
+    prompt_progress = Signal(int, int, int)      # request id, done, total
+    tokens = Signal(int, str)                    # request id, text
+    draft_finished = Signal(int, object)         # request id, DraftResult
+    draft_failed = Signal(int, str)              # request id, message
+
+    def __init__(self, engine_factory: Callable[[], Engine], settings: Settings) -> None:
+        super().__init__()
+        self._engine_factory = engine_factory
+        self._engine: Engine | None = None
+        self._settings = settings
+        self.stop_flag = StopFlag()
+        self.request_load.connect(self._load)
+        self.request_draft.connect(self._draft)
+
+    def set_settings(self, settings: Settings) -> None:
+        # Settings are an immutable value, so swapping the reference is safe.
+        self._settings = settings
+
+    @Slot(str)
+    def _load(self, path: str) -> None:
+        try:
+            self.load_started.emit("Starting llama.cpp…")
+            if self._engine is None:
+                self._engine = self._engine_factory()
+            self.load_started.emit(f"Loading {Path(path).name}…")
+            info = self._engine.load(Path(path), self._settings)
+        except KefuError as exc:
+            self.load_failed.emit(str(exc))
+        except Exception as exc:  # noqa: BLE001 - report, never die silently in a worker
+            log.exception("Model load failed")
+            self.load_failed.emit(f"Unexpected error while loading the model: {exc!r}\n\n"
+                                  f"{traceback.format_exc(limit=5)}")
+        else:
+            self.loaded.emit(info)
+
+    @Slot(int, object)
+    def _draft(self, request_id: int, ticket: Ticket) -> None:
+        if self._engine is None or self._engine.info is None:
+            self.draft_failed.emit(request_id, "No model is loaded yet.")
+            return
+        self.stop_flag.clear()
+        pending: list[str] = []
+        last_emit = time.perf_counter()
+        try:
+            for event in draft(self._engine, ticket, self._settings, stop=self.stop_flag):
+                if isinstance(event, TokenDelta):
+                    pending.append(event.text)
+                    now = time.perf_counter()
+                    if now - last_emit >= EMIT_INTERVAL:
+                        self.tokens.emit(request_id, "".join(pending))
+                        pending.clear()
+                        last_emit = now
+                elif isinstance(event, PromptProgress):
+                    self.prompt_progress.emit(request_id, event.done, event.total)
+                elif isinstance(event, DraftNotes):
+                    self.draft_notes.emit(request_id, event)
+                elif isinstance(event, DraftResult):
+                    if pending:
+                        self.tokens.emit(request_id, "".join(pending))
+                        pending.clear()
+                    self.draft_finished.emit(request_id, event)
+        except KefuError as exc:
+            self._flush(request_id, pending)
+            self.draft_failed.emit(request_id, str(exc))
+        except Exception as exc:  # noqa: BLE001
+            log.exception("Draft failed")
+            self._flush(request_id, pending)
+            self.draft_failed.emit(request_id, f"Unexpected error while drafting: {exc!r}")
+
+    def _flush(self, request_id: int, pending: list[str]) -> None:
+        if pending:
+            self.tokens.emit(request_id, "".join(pending))
+            pending.clear()
+
+    def shutdown(self) -> None:
+        """Runs on the worker's thread (queued) just before it quits."""
+        if self._engine is not None:
+            self._engine.unload()
+
+
+class WorkerThread:
+    """Starts the worker on its own ``QThread`` and stops it cleanly."""
+
+    def __init__(self, worker: EngineWorker) -> None:
+        self.worker = worker
+        self.thread = QThread()
+        self.thread.setObjectName("kefu-model")
+        worker.moveToThread(self.thread)
+        self.thread.start()
+
+    def stop(self, *, timeout_ms: int = 10000) -> bool:
+        self.worker.stop_flag.set()
+        self.thread.quit()
+        finished = self.thread.wait(timeout_ms)
+        if finished:
+            # Safe now: the thread has ended, nothing else uses the engine.
+            self.worker.shutdown()
+        else:
+            log.warning("The model thread did not stop within %d ms", timeout_ms)
+        return finished

