@@ -44,7 +44,11 @@ def thread_html(ticket: Ticket) -> str:
 
 
 class MainWindow(QMainWindow):
-    draft_text_replaced = Signal()
+    # Emitted on the GUI thread once the window has handled the worker's report.
+    model_loaded = Signal(object)        # EngineInfo
+    model_load_failed = Signal(str)
+    draft_finished = Signal(object)      # DraftResult
+    draft_failed = Signal(str)
 
     def __init__(self, *, workspace: Workspace, settings: Settings, tickets: list[Ticket],
                  engine_factory: Callable[[], Engine], model_path: str | None) -> None:
@@ -104,6 +108,8 @@ class MainWindow(QMainWindow):
         self.queue_view.setModel(self.proxy)
         self.queue_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.queue_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        # Queue order (oldest first) until the agent clicks a column header.
+        self.queue_view.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.queue_view.setSortingEnabled(True)
         self.queue_view.verticalHeader().hide()
         self.queue_view.horizontalHeader().setSectionResizeMode(
@@ -206,12 +212,14 @@ class MainWindow(QMainWindow):
         self.device_label.setText(f"Device: {info.device}")
         self.device_label.setToolTip(info.offload_reason)
         self._update_buttons()
+        self.model_loaded.emit(info)
 
     def _on_load_failed(self, message: str) -> None:
         self.load_bar.hide()
         self.model_label.setText("Model: not loaded")
         self.show_note(f"The model could not be loaded. {message}", error=True)
         self._update_buttons()
+        self.model_load_failed.emit(message)
 
     @property
     def model_ready(self) -> bool:
@@ -360,6 +368,7 @@ class MainWindow(QMainWindow):
             self.show_note("Stopped. The partial draft is kept; edit it or Regenerate.")
         self._update_buttons()
         self.save_drafts()
+        self.draft_finished.emit(result)
 
     def _on_failed(self, request_id: int, message: str) -> None:
         if self._stale(request_id):
@@ -368,6 +377,7 @@ class MainWindow(QMainWindow):
         self.speed_label.setText("")
         self.show_note(f"The draft failed: {message}", error=True)
         self.save_drafts()
+        self.draft_failed.emit(message)
 
     def copy_draft(self) -> None:
         QGuiApplication.clipboard().setText(self.composer.toPlainText())

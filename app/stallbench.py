@@ -20,8 +20,8 @@ def measure_stall(*, model, settings, ticket, max_tokens, workspace) -> dict:
                         tickets=[ticket], engine_factory=LlamaEngine, model_path=str(model))
     window.show()
     loop = QEventLoop()
-    window.worker.loaded.connect(loop.quit)
-    window.worker.load_failed.connect(loop.quit)
+    window.model_loaded.connect(loop.quit)
+    window.model_load_failed.connect(loop.quit)
     window.start_loading()
     loop.exec()
 
@@ -35,8 +35,8 @@ def measure_stall(*, model, settings, ticket, max_tokens, workspace) -> dict:
 
     timer = QTimer(interval=TICK_MS)
     timer.timeout.connect(tick)
-    window.worker.draft_finished.connect(loop.quit)
-    window.worker.draft_failed.connect(loop.quit)
+    window.draft_finished.connect(loop.quit)
+    window.draft_failed.connect(loop.quit)
     timer.start()
     last[0] = time.perf_counter()
     window.start_draft()

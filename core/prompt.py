@@ -36,10 +36,17 @@ SECURITY_RULE = (
 )
 
 _REPLY_INSTRUCTION = {
-    "en": "Write our next reply to the customer's last message, in English.",
-    "zh": "请撰写我们对客户最后一条消息的回复。只用简体中文回复。",
-    "zh-Hant": "請撰寫我們對客戶最後一則訊息的回覆。只用繁體中文回覆。",
+    "en": "Write in English.",
+    "zh": "请只用简体中文撰写这封回复。",
+    "zh-Hant": "請只用繁體中文撰寫這封回覆。",
 }
+
+_TASK = (
+    "Task: write our next reply to the customer, answering their newest message (marked "
+    "NEWEST) and anything earlier that is still unanswered. Output only the reply text "
+    "exactly as it will be sent: no labels, no quotes of the thread, no notes to the agent. "
+    "Do not repeat what we already wrote in the thread."
+)
 
 
 @dataclass(frozen=True)
@@ -87,19 +94,24 @@ def system_prompt(settings: Settings) -> str:
 
 
 def _user_prompt(ticket: Ticket, messages: Sequence[Message], lang: str) -> str:
-    parts = []
+    parts = ["A customer-service ticket follows. The conversation so far is quoted between "
+             "<thread> and </thread>, oldest first."]
     if ticket.subject.strip():
-        parts.append(f"Ticket subject: {clean_quoted(ticket.subject)[:300]}")
+        parts.append(f"Subject: {clean_quoted(ticket.subject)[:300]}")
     if ticket.customer_name:
         parts.append(f"Customer name: {clean_quoted(ticket.customer_name)[:100]}")
+    newest = max(i for i, m in enumerate(messages) if m.sender == "customer")
     lines = ["<thread>"]
-    for number, message in enumerate(messages, start=1):
+    for number, message in enumerate(messages):
         who = "Customer" if message.sender == "customer" else "Agent (us)"
-        lines.append(f"[{number}] {who}:\n{clean_quoted(message.text)}\n")
+        if number == newest:
+            who += " (NEWEST)"
+        lines.append(f"{who}:\n{clean_quoted(message.text)}\n")
     lines.append("</thread>")
     parts.append("\n".join(lines))
-    parts.append(f"Reply language: {LANG_NAMES.get(lang, 'English')}.")
-    parts.append(_REPLY_INSTRUCTION.get(lang, _REPLY_INSTRUCTION["en"]))
+    parts.append(_TASK)
+    parts.append(f"Reply language: {LANG_NAMES.get(lang, 'English')}. "
+                 f"{_REPLY_INSTRUCTION.get(lang, _REPLY_INSTRUCTION['en'])}")
     return "\n\n".join(parts)
 
 

@@ -33,7 +33,7 @@ def make_window(qtbot, tmp_path):
         windows.append(window)
         window.show()
         if model_path:
-            with qtbot.waitSignal(window.worker.loaded, timeout=10000):
+            with qtbot.waitSignal(window.model_loaded, timeout=10000):
                 window.start_loading()
         return window, engine
 

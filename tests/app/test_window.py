@@ -13,9 +13,9 @@ LONG_REPLY = "We are sorry to hear that your lamp arrived broken. " * 6
 
 
 def draft_and_wait(qtbot, window, *, regenerate=False):
-    with qtbot.waitSignal(window.worker.draft_finished, timeout=20000) as blocker:
+    with qtbot.waitSignal(window.draft_finished, timeout=20000) as blocker:
         (window.regen_button if regenerate else window.draft_button).click()
-    return blocker.args[1]
+    return blocker.args[0]
 
 
 def test_draft_streams_into_the_composer(make_window, qtbot):
@@ -38,11 +38,11 @@ def test_stop_ends_the_draft_within_one_token(make_window, qtbot):
     qtbot.waitUntil(lambda: len(window.composer.toPlainText()) >= 10, timeout=10000)
     assert window.stop_button.isEnabled()
     at_stop = engine.generated_tokens
-    with qtbot.waitSignal(window.worker.draft_finished, timeout=10000) as blocker:
+    with qtbot.waitSignal(window.draft_finished, timeout=10000) as blocker:
         window.stop_button.click()
     assert engine.generated_tokens - at_stop <= 1
-    assert blocker.args[1].stop_reason == "cancelled"
-    assert window.composer.toPlainText() == blocker.args[1].text  # partial draft kept
+    assert blocker.args[0].stop_reason == "cancelled"
+    assert window.composer.toPlainText().strip() == blocker.args[0].text  # partial kept
     assert "Stopped" in window.note_label.text()
     assert window.draft_button.isEnabled()
 
@@ -66,7 +66,7 @@ def test_regenerate_reuses_prompt_and_replace_is_undoable(make_window, qtbot):
     evaluated = engine.evaluated_tokens
     result = draft_and_wait(qtbot, window, regenerate=True)
     assert result.reused_tokens == result.prompt_tokens - 1
-    assert engine.evaluated_tokens == evaluated  # nothing re-read but the last token
+    assert engine.evaluated_tokens - evaluated == 1  # only the last prompt token is read again
     assert window.composer.toPlainText() == "First draft."
     window.composer.undo()  # the new draft's insertion
     window.composer.undo()  # the replacement
@@ -113,7 +113,7 @@ def test_closing_while_streaming_keeps_the_partial_draft(make_window, qtbot, tmp
 def test_model_that_fails_to_load_leaves_the_app_usable(make_window, qtbot):
     engine = FakeEngine(fail_load="fake.gguf is not a GGUF file")
     window, _ = make_window(engine, model_path=None)
-    with qtbot.waitSignal(window.worker.load_failed, timeout=10000):
+    with qtbot.waitSignal(window.model_load_failed, timeout=10000):
         window._model_path = "fake.gguf"
         window.start_loading()
     assert "could not be loaded" in window.note_label.text()

@@ -21,18 +21,18 @@ def test_real_model_streams_into_the_composer(qtbot, tmp_path, small_model):
                         model_path=str(small_model))
     qtbot.addWidget(window)
     window.show()
-    with qtbot.waitSignal(window.worker.loaded, timeout=120000):
+    with qtbot.waitSignal(window.model_loaded, timeout=120000):
         window.start_loading()
     assert "qwen" in window.model_label.text().lower()
     assert window.device_label.text().startswith("Device: CPU")
     chunks = []
     window.worker.tokens.connect(lambda _id, text: chunks.append(text))
-    with qtbot.waitSignal(window.worker.draft_finished, timeout=300000) as done:
+    with qtbot.waitSignal(window.draft_finished, timeout=300000) as done:
         window.draft_button.click()
-    result = done.args[1]
+    result = done.args[0]
     assert result.text and window.composer.toPlainText().strip() == result.text
     assert len(chunks) >= 2
-    with qtbot.waitSignal(window.worker.draft_finished, timeout=300000) as again:
+    with qtbot.waitSignal(window.draft_finished, timeout=300000) as again:
         window.regen_button.click()
-    assert again.args[1].reused_tokens == again.args[1].prompt_tokens - 1
+    assert again.args[0].reused_tokens == again.args[0].prompt_tokens - 1
     window.close()
