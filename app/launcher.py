@@ -15,6 +15,9 @@ from core.cli import Context, build_parser, run
 def _add_app_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("app", help="open the desktop app (the default command)")
     p.add_argument("--model", metavar="FILE.gguf", help="model to load instead of the default")
+    p.add_argument("--self-test", action="store_true",
+                   help="open the window, load the model, draft a short reply to a demo ticket, "
+                        "close, and print a JSON report (exit 0 when all worked)")
     p.set_defaults(func=_cmd_app)
 
 

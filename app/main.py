@@ -50,6 +50,14 @@ def run_app(ctx: Context) -> int:
     for problem in problems:
         window.show_note(problem, error=True)
     qapp.processEvents()  # paint the window before the model thread starts importing
+    if getattr(ctx.args, "self_test", False):
+        from app.selftest import SelfTest
+
+        test = SelfTest(window, problems=problems)
+        window.start_loading()
+        qapp.exec()
+        crash.uninstall()
+        return test.finish()
     window.start_loading()
     code = qapp.exec()
     crash.uninstall()

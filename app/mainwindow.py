@@ -5,20 +5,24 @@ from __future__ import annotations
 import html
 import logging
 import time
+from pathlib import Path
 from typing import Callable
 
 from PySide6.QtCore import QItemSelection, QSortFilterProxyModel, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QTextCursor
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
+from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
                                QMainWindow, QPlainTextEdit, QProgressBar, QPushButton,
                                QSplitter, QTableView, QTextBrowser, QVBoxLayout, QWidget)
 
 from app.queuemodel import TicketQueueModel, TicketRole
+from app.tasks import run_in_background
 from app.worker import EngineWorker, WorkerThread
+from core import settings as settings_mod
 from core.draftstore import DraftStore
 from core.drafting import DraftNotes, DraftResult
 from core.engine import Engine, EngineInfo
 from core.lang import LANG_NAMES
+from core.models import discover, import_model
 from core.paths import Workspace
 from core.settings import Settings
 from core.tickets import Ticket
@@ -49,6 +53,8 @@ class MainWindow(QMainWindow):
     model_load_failed = Signal(str)
     draft_finished = Signal(object)      # DraftResult
     draft_failed = Signal(str)
+    model_imported = Signal(str)
+    model_import_failed = Signal(str)
 
     def __init__(self, *, workspace: Workspace, settings: Settings, tickets: list[Ticket],
                  engine_factory: Callable[[], Engine], model_path: str | None) -> None:
@@ -189,9 +195,25 @@ class MainWindow(QMainWindow):
         status.addPermanentWidget(self.speed_label)
         status.addPermanentWidget(self.load_bar)
 
+        file_menu = self.menuBar().addMenu("&File")
         quit_action = QAction("Quit", self, shortcut=QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
-        self.addAction(quit_action)
+        file_menu.addAction(quit_action)
+        self.model_menu = self.menuBar().addMenu("&Model")
+        self.use_model_menu = self.model_menu.addMenu("Use model")
+        self.use_model_menu.aboutToShow.connect(self._fill_model_menu)
+        import_action = QAction("Import GGUF file…", self)
+        import_action.triggered.connect(self._ask_import_model)
+        self.model_menu.addAction(import_action)
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    def apply_settings(self, settings: Settings) -> None:
+        """Use new settings for the next draft (the loaded model stays as it is)."""
+        self._settings = settings
+        self.worker.set_settings(settings)
 
     # ---- model --------------------------------------------------------------------------
     def start_loading(self) -> None:
@@ -220,6 +242,59 @@ class MainWindow(QMainWindow):
         self.show_note(f"The model could not be loaded. {message}", error=True)
         self._update_buttons()
         self.model_load_failed.emit(message)
+
+    def _fill_model_menu(self) -> None:
+        self.use_model_menu.clear()
+        entries = discover(self._workspace)
+        if not entries:
+            action = self.use_model_menu.addAction("No models found")
+            action.setEnabled(False)
+        for entry in entries:
+            label = entry.path.name if entry.usable else f"{entry.path.name} (unusable)"
+            action = self.use_model_menu.addAction(label)
+            action.setCheckable(True)
+            action.setChecked(str(entry.path) == self._model_path)
+            action.setEnabled(entry.usable and not self.busy)
+            action.setToolTip(entry.error or str(entry.path))
+            action.triggered.connect(lambda _=False, p=str(entry.path): self.use_model(p))
+
+    def use_model(self, path: str) -> None:
+        """Switch to another GGUF: remember it in settings and load it."""
+        if self.busy:
+            return
+        self._model_path = path
+        self.apply_settings(self._settings.replace(model_path=path))
+        try:
+            settings_mod.save(self._workspace.settings_file, self._settings)
+        except OSError as exc:
+            self.show_note(f"The model choice could not be saved ({exc.strerror}).", error=True)
+        self._engine_info = None
+        self._update_buttons()
+        self.start_loading()
+
+    def _ask_import_model(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import a GGUF model", "",
+                                              "GGUF models (*.gguf);;All files (*)")
+        if path:
+            self.import_model_file(path)
+
+    def import_model_file(self, path: str) -> None:
+        """Copy and verify ``path`` in the background, then switch to it."""
+        self.statusBar().showMessage(f"Importing {Path(path).name}…")
+        workspace = self._workspace
+        run_in_background(lambda: import_model(Path(path), workspace),
+                          on_done=self._on_imported, on_error=self._on_import_failed,
+                          parent=self)
+
+    def _on_imported(self, entry) -> None:
+        self.statusBar().showMessage(f"Imported {entry.path.name}", 5000)
+        self.model_imported.emit(str(entry.path))
+        self.use_model(str(entry.path))
+
+    def _on_import_failed(self, message: str) -> None:
+        self.statusBar().clearMessage()
+        self.show_note(f"The model was not imported. {message}", error=True)
+        self.model_import_failed.emit(message)
 
     @property
     def model_ready(self) -> bool:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import unicodedata
 
-# Characters that exist only in traditional Chinese and are common in support mail.
+# Characters that exist only in traditional Chinese (their simplified forms differ) and
+# are common in support mail.
 _TRADITIONAL_ONLY = set(
-    "們這個為來時會說還對沒麼發貨單號訂購買賣寄運過錢退換請問謝禮價錢讓應該經與業"
-    "產從開關東車條網頁電話聯絡處理實際間題體點幾樣後邊裡務當給備貨幣證戶帳號壞損")
+    "們這個為來時會說還對沒麼發貨單號訂購買賣運過錢換請問謝禮價錢讓應該經與業"
+    "產從開關東車條網頁電話聯絡處實際間題體點幾樣後邊裡務當給備貨幣證戶帳號壞損")
 
 LANG_NAMES = {
     "en": "English",

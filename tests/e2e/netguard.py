@@ -48,8 +48,17 @@ def connect_ex(self, address):
     return _real_connect_ex(self, address)
 
 
+def _numeric(host) -> bool:
+    try:
+        ipaddress.ip_address(str(host).split("%")[0])
+        return True
+    except ValueError:
+        return False
+
+
 def getaddrinfo(host, *args, **kwargs):
-    if not _loopback(host):
+    # Numeric addresses need no lookup; connect() judges them.
+    if not _loopback(host) and not _numeric(host):
         attempts.append(f"resolve {host!r}")
         raise socket.gaierror(f"netguard: name lookup of {host!r} refused")
     return _real_getaddrinfo(host, *args, **kwargs)

@@ -1,0 +1,71 @@
+"""``kefu app --self-test``: prove a build works, end to end, without a person.
+
+Checks that the window was up before any ML library was imported, loads the
+model, drafts a short reply to the first demo ticket through the real window,
+closes it, and prints a JSON report.  The packaging script runs this against
+every frozen build.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+HEAVY_MODULES = ("llama_cpp", "torch", "sentence_transformers", "chromadb")
+TIMEOUT_MS = 600_000
+
+
+class SelfTest:
+    def __init__(self, window, *, problems: list[str]) -> None:
+        self.window = window
+        self.started = time.perf_counter()
+        self.report: dict = {
+            "window_shown": window.isVisible(),
+            "heavy_modules_before_window": sorted(
+                m for m in HEAVY_MODULES if m in sys.modules),
+            "problems": list(problems),
+        }
+        self.ok = False
+        window.model_loaded.connect(self._loaded)
+        window.model_load_failed.connect(self._fail)
+        window.draft_finished.connect(self._drafted)
+        window.draft_failed.connect(self._fail)
+        self.report["window_seconds"] = round(time.perf_counter() - self.started, 3)
+        QTimer.singleShot(TIMEOUT_MS, lambda: self._fail("timed out"))
+        if problems:
+            QTimer.singleShot(0, lambda: self._fail("; ".join(problems)))
+
+    def _loaded(self, info) -> None:
+        self.report["model"] = info.model_name
+        self.report["device"] = info.device
+        self.report["load_seconds"] = round(info.load_seconds, 2)
+        self.window.queue_view.selectRow(0)
+        self.window.apply_settings(self.window.settings.replace(max_tokens=24, seed=1))
+        self.window.start_draft()
+
+    def _drafted(self, result) -> None:
+        self.report["draft"] = result.text
+        self.report["draft_lang"] = result.lang
+        self.report["tokens"] = result.tokens
+        self.report["tokens_per_second"] = round(result.tokens_per_second, 2)
+        self.ok = bool(result.text.strip()) and not self.report["heavy_modules_before_window"]
+        self._close()
+
+    def _fail(self, message: str) -> None:
+        self.report.setdefault("error", message)
+        self.ok = False
+        self._close()
+
+    def _close(self) -> None:
+        self.window.close()
+        QApplication.instance().quit()
+
+    def finish(self) -> int:
+        self.report["ok"] = self.ok
+        self.report["seconds"] = round(time.perf_counter() - self.started, 2)
+        print(json.dumps(self.report, ensure_ascii=False))
+        return 0 if self.ok else 1
