@@ -196,6 +196,10 @@ class MainWindow(QMainWindow):
         status.addPermanentWidget(self.load_bar)
 
         file_menu = self.menuBar().addMenu("&File")
+        settings_action = QAction("Settings…", self,
+                                  shortcut=QKeySequence.StandardKey.Preferences)
+        settings_action.triggered.connect(self.open_settings)
+        file_menu.addAction(settings_action)
         quit_action = QAction("Quit", self, shortcut=QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
@@ -258,19 +262,32 @@ class MainWindow(QMainWindow):
             action.setToolTip(entry.error or str(entry.path))
             action.triggered.connect(lambda _=False, p=str(entry.path): self.use_model(p))
 
+    def open_settings(self) -> None:
+        from app.settingsdialog import SettingsDialog
+
+        dialog = SettingsDialog(self._settings, self)
+        if dialog.exec() and dialog.result_settings is not None:
+            self.save_settings(dialog.result_settings, reload=dialog.needs_reload())
+
+    def save_settings(self, settings: Settings, *, reload: bool) -> None:
+        self.apply_settings(settings)
+        try:
+            settings_mod.save(self._workspace.settings_file, settings)
+        except OSError as exc:
+            self.show_note(f"Settings could not be saved ({exc.strerror}); they apply until "
+                           f"you quit.", error=True)
+        if reload and self._model_path and not self.busy:
+            self._model_path = settings.model_path or self._model_path
+            self._engine_info = None
+            self._update_buttons()
+            self.start_loading()
+
     def use_model(self, path: str) -> None:
         """Switch to another GGUF: remember it in settings and load it."""
         if self.busy:
             return
         self._model_path = path
-        self.apply_settings(self._settings.replace(model_path=path))
-        try:
-            settings_mod.save(self._workspace.settings_file, self._settings)
-        except OSError as exc:
-            self.show_note(f"The model choice could not be saved ({exc.strerror}).", error=True)
-        self._engine_info = None
-        self._update_buttons()
-        self.start_loading()
+        self.save_settings(self._settings.replace(model_path=path), reload=True)
 
     def _ask_import_model(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Import a GGUF model", "",

@@ -34,3 +34,26 @@ def test_a_bad_file_is_refused_with_its_reason(make_window, qtbot, tmp_path):
     assert "not a GGUF file" in failed.args[0]
     assert "not imported" in window.note_label.text()
     assert not (tmp_path / "ws" / "data" / "models" / "notes.gguf").exists()
+
+
+def test_settings_dialog_validates_and_saves(make_window, qtbot, tmp_path):
+    from app.settingsdialog import SettingsDialog
+
+    window, _ = make_window(FakeEngine())
+    dialog = SettingsDialog(window.settings, window)
+    qtbot.addWidget(dialog)
+    assert dialog.editor("n_ctx").toolTip().startswith("Context window")
+    assert dialog.editor("n_ctx").minimum() == 512
+    dialog.editor("n_gpu_layers").setText("many")
+    dialog._accept()
+    assert "n_gpu_layers" in dialog.error_label.text() and dialog.result_settings is None
+    dialog.editor("n_gpu_layers").setText("0")
+    dialog.editor("store_name").setText("小店")
+    dialog.editor("n_ctx").setValue(2048)
+    dialog._accept()
+    assert dialog.result_settings.store_name == "小店" and dialog.needs_reload()
+    with qtbot.waitSignal(window.model_loaded, timeout=10000) as loaded:
+        window.save_settings(dialog.result_settings, reload=dialog.needs_reload())
+    assert loaded.args[0].n_ctx == 2048
+    saved = json.loads((tmp_path / "ws" / "config" / "settings.json").read_text("utf-8"))
+    assert saved["values"]["store_name"] == "小店"
