@@ -4,6 +4,7 @@ the model (and every heavy ML import) last, on the model's own thread."""
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 from core.cli import Context
@@ -16,8 +17,20 @@ from core.tickets import load_demo_tickets
 log = logging.getLogger("kefu.app")
 
 
+def _no_display() -> bool:
+    """Qt aborts the process when it finds no display; say so clearly instead."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return False
+    return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def run_app(ctx: Context) -> int:
     setup_logging(log_dir=ctx.workspace.log_dir, verbose=ctx.args.verbose)
+    if _no_display():
+        print("kefu: error: no display found (DISPLAY and WAYLAND_DISPLAY are unset). Run Kefu "
+              "on a desktop session, or set QT_QPA_PLATFORM=offscreen for a headless run.",
+              file=sys.stderr)
+        return 1
     from PySide6.QtWidgets import QApplication
 
     from app.crash import CrashHandler

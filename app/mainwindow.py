@@ -118,8 +118,13 @@ class MainWindow(QMainWindow):
         self.queue_view.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.queue_view.setSortingEnabled(True)
         self.queue_view.verticalHeader().hide()
-        self.queue_view.horizontalHeader().setSectionResizeMode(
-            0, QHeaderView.ResizeMode.Stretch)
+        # Fixed starting widths, not ResizeToContents: that reads every row, which a long
+        # queue cannot afford.  The agent can drag them.
+        header = self.queue_view.horizontalHeader()
+        for column, width in enumerate((0, 110, 64, 70, 56)):
+            if width:
+                header.resizeSection(column, width)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.queue_view.setAlternatingRowColors(True)
         self.queue_view.selectionModel().selectionChanged.connect(self._on_selection)
         left = QWidget()

@@ -12,6 +12,7 @@ import json
 import sys
 import time
 
+import psutil
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
@@ -34,7 +35,9 @@ class SelfTest:
         window.model_load_failed.connect(self._fail)
         window.draft_finished.connect(self._drafted)
         window.draft_failed.connect(self._fail)
-        self.report["window_seconds"] = round(time.perf_counter() - self.started, 3)
+        # From process start to a painted window: what a user waits before seeing the app.
+        self.report["launch_to_window_seconds"] = round(
+            time.time() - psutil.Process().create_time(), 2)
         QTimer.singleShot(TIMEOUT_MS, lambda: self._fail("timed out"))
         if problems:
             QTimer.singleShot(0, lambda: self._fail("; ".join(problems)))

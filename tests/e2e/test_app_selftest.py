@@ -1,0 +1,34 @@
+"""The real app, started as a user starts it: window first, then the model, then a draft."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from tests.e2e.conftest import run_kefu
+
+pytestmark = pytest.mark.model
+
+
+def test_self_test_shows_the_window_before_ml_imports_and_drafts(tmp_path, small_model):
+    result = run_kefu("app", "--self-test", "--model", str(small_model),
+                      workspace=tmp_path / "ws")
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["ok"] is True
+    assert report["window_shown"] is True
+    assert report["heavy_modules_before_window"] == []
+    assert report["draft"].strip() and report["device"].startswith("CPU")
+    assert (tmp_path / "ws" / "logs" / "kefu.log").is_file()
+
+
+def test_no_display_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert "QT_QPA_PLATFORM" not in os.environ
+    result = run_kefu("app", workspace=tmp_path / "ws")
+    assert result.returncode == 1
+    assert "no display found" in result.stderr and "Traceback" not in result.stderr
