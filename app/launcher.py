@@ -7,6 +7,8 @@ stay headless; only the ``app`` and ``bench`` commands load PySide6.
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 
 from core.cli import Context, build_parser, run
@@ -48,5 +50,20 @@ def main(argv: list[str] | None = None) -> int:
     return run(args, handlers={"bench": _cmd_bench})
 
 
+def entry() -> None:
+    """The console script: run, flush, and leave without interpreter finalization.
+
+    llama-cpp-python's ctypes objects and Qt's wrappers can crash while the garbage
+    collector tears them down at exit ("bool_dealloc" seen after ``kefu bench``), after
+    all work is done and written.  Everything is flushed and logging closed first, so
+    skipping finalization loses nothing and keeps the exit status the command's own.
+    """
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -10,7 +10,7 @@ TICK_MS = 5
 
 
 def measure_stall(*, model, settings, ticket, max_tokens, workspace) -> dict:
-    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
     from app.mainwindow import MainWindow
@@ -43,7 +43,10 @@ def measure_stall(*, model, settings, ticket, max_tokens, workspace) -> dict:
     loop.exec()
     timer.stop()
     window.close()
-    qapp.processEvents()
+    # Delete the window (and its worker) now, while the application still exists,
+    # rather than leaving it to garbage collection at interpreter exit.
+    window.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     stalls = sorted(max(0.0, g - TICK_MS) for g in gaps) or [0.0]
     return {"ticks": len(gaps), "max_stall_ms": round(stalls[-1], 1),
             "p99_stall_ms": round(stalls[int(len(stalls) * 0.99) - 1 if len(stalls) > 1 else 0], 1)}

@@ -54,6 +54,37 @@ class DraftResult:
 
 DraftEvent = Union[DraftNotes, PromptProgress, TokenDelta, DraftResult]
 
+# Small models sometimes copy the fence markers of the quoted thread into the reply.
+_MARKERS = ("<thread>", "</thread>")
+
+
+class MarkerFilter:
+    """Removes fence markers and leading blank space from a token stream, across chunks."""
+
+    def __init__(self) -> None:
+        self._held = ""
+        self._started = False
+
+    def feed(self, text: str) -> str:
+        held = self._held + text
+        for marker in _MARKERS:
+            held = held.replace(marker, "")
+        keep = 0  # a tail that may still grow into a marker waits for the next chunk
+        for marker in _MARKERS:
+            for size in range(min(len(marker) - 1, len(held)), 0, -1):
+                if held.endswith(marker[:size]):
+                    keep = max(keep, size)
+                    break
+        out, self._held = held[:len(held) - keep], held[len(held) - keep:]
+        if not self._started:
+            out = out.lstrip()
+            self._started = bool(out)
+        return out
+
+    def flush(self) -> str:
+        out, self._held = self._held, ""
+        return out if self._started else out.lstrip()
+
 
 def draft(engine: Engine, ticket: Ticket, settings: Settings, *, stop: StopFlag,
           max_tokens: int | None = None, seed: int | None = None) -> Iterator[DraftEvent]:
@@ -69,10 +100,21 @@ def draft(engine: Engine, ticket: Ticket, settings: Settings, *, stop: StopFlag,
     prompt = build_prompt(ticket, settings, budget_tokens=budget,
                           count_tokens=engine.count_tokens)
     yield DraftNotes(lang=prompt.lang, notes=prompt.notes)
+    clean = MarkerFilter()
+    written: list[str] = []
     for event in engine.generate(prompt.messages, params, stop=stop):
-        if isinstance(event, GenerationDone):
+        if isinstance(event, TokenDelta):
+            text = clean.feed(event.text)
+            if text:
+                written.append(text)
+                yield TokenDelta(text)
+        elif isinstance(event, GenerationDone):
+            tail = clean.flush()
+            if tail:
+                written.append(tail)
+                yield TokenDelta(tail)
             yield DraftResult(
-                text=event.text.strip(), lang=prompt.lang, model=info.model_name,
+                text="".join(written).strip(), lang=prompt.lang, model=info.model_name,
                 tokens=event.tokens, prompt_tokens=event.prompt_tokens,
                 reused_tokens=event.reused_tokens, seconds=event.seconds,
                 first_token_seconds=event.prompt_seconds,

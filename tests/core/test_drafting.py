@@ -78,3 +78,16 @@ def test_thread_longer_than_context_is_trimmed_and_fits():
 def test_drafting_needs_a_loaded_model():
     with pytest.raises(EngineNotLoadedError):
         list(draft(FakeEngine(), TICKET, Settings(), stop=StopFlag()))
+
+
+def test_fence_markers_the_model_copies_are_removed_across_chunks():
+    from core.drafting import MarkerFilter
+
+    f = MarkerFilter()
+    pieces = ["\n<thr", "ead>\nDear Ann,", " thanks <", "/thread", ">. Bye <3", ""]
+    out = "".join(f.feed(p) for p in pieces) + f.flush()
+    assert out == "Dear Ann, thanks . Bye <3"
+    engine = loaded(reply="<thread>Hi</thread>")
+    events = list(draft(engine, TICKET, Settings(), stop=StopFlag()))
+    assert events[-1].text == "Hi"
+    assert "".join(e.text for e in events if isinstance(e, TokenDelta)) == "Hi"
