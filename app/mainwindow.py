@@ -78,6 +78,7 @@ class MainWindow(QMainWindow):
         self._stream_ticket: str | None = None
         self._stream_started = 0.0
         self._stream_chunks = 0
+        self._first_token_at = 0.0
         self._last_speed_update = 0.0
         self._engine_info: EngineInfo | None = None
         self._closing = False
@@ -399,7 +400,8 @@ class MainWindow(QMainWindow):
         self._stream_ticket = ticket.id
         self._stream_started = time.perf_counter()
         self._stream_chunks = 0
-        self._last_speed_update = 0.0
+        self._first_token_at = time.perf_counter()
+        self._last_speed_update = time.perf_counter()
         self.hide_note()
         # Replace the composer's text as one undoable edit: Ctrl+Z brings it back.
         cursor = self.composer.textCursor()
@@ -431,10 +433,12 @@ class MainWindow(QMainWindow):
         self.prompt_bar.setRange(0, max(total, 1))
         self.prompt_bar.setValue(done)
 
-    def _on_tokens(self, request_id: int, text: str) -> None:
+    def _on_tokens(self, request_id: int, text: str, count: int) -> None:
         if self._stale(request_id):
             return
         self.prompt_bar.hide()
+        if self._stream_chunks == 0:
+            self._first_token_at = time.perf_counter()
         self._stream_chunks += 1
         if self._current is not None and self._current.id == self._stream_ticket:
             cursor = QTextCursor(self.composer.document())
@@ -445,7 +449,9 @@ class MainWindow(QMainWindow):
         now = time.perf_counter()
         if now - self._last_speed_update >= 1.0:  # at most once a second
             self._last_speed_update = now
-            self.speed_label.setText("Drafting…")
+            elapsed = now - self._first_token_at
+            rate = f"{count / elapsed:.1f} tokens/s" if elapsed > 0.2 else "…"
+            self.speed_label.setText(f"Drafting · {rate}")
 
     def _end_stream(self) -> str | None:
         ticket_id = self._stream_ticket

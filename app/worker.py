@@ -40,7 +40,7 @@ class EngineWorker(QObject):
     load_failed = Signal(str)
     draft_notes = Signal(int, object)            # request id, DraftNotes
     prompt_progress = Signal(int, int, int)      # request id, done, total
-    tokens = Signal(int, str)                    # request id, text
+    tokens = Signal(int, str, int)               # request id, text, tokens so far
     draft_finished = Signal(int, object)         # request id, DraftResult
     draft_failed = Signal(int, str)              # request id, message
 
@@ -81,14 +81,16 @@ class EngineWorker(QObject):
             return
         self.stop_flag.clear()
         pending: list[str] = []
+        count = 0
         last_emit = time.perf_counter()
         try:
             for event in draft(self._engine, ticket, self._settings, stop=self.stop_flag):
                 if isinstance(event, TokenDelta):
                     pending.append(event.text)
+                    count += 1
                     now = time.perf_counter()
                     if now - last_emit >= EMIT_INTERVAL:
-                        self.tokens.emit(request_id, "".join(pending))
+                        self.tokens.emit(request_id, "".join(pending), count)
                         pending.clear()
                         last_emit = now
                 elif isinstance(event, PromptProgress):
@@ -97,20 +99,20 @@ class EngineWorker(QObject):
                     self.draft_notes.emit(request_id, event)
                 elif isinstance(event, DraftResult):
                     if pending:
-                        self.tokens.emit(request_id, "".join(pending))
+                        self.tokens.emit(request_id, "".join(pending), count)
                         pending.clear()
                     self.draft_finished.emit(request_id, event)
         except KefuError as exc:
-            self._flush(request_id, pending)
+            self._flush(request_id, pending, count)
             self.draft_failed.emit(request_id, str(exc))
         except Exception as exc:  # noqa: BLE001
             log.exception("Draft failed")
-            self._flush(request_id, pending)
+            self._flush(request_id, pending, count)
             self.draft_failed.emit(request_id, f"Unexpected error while drafting: {exc!r}")
 
-    def _flush(self, request_id: int, pending: list[str]) -> None:
+    def _flush(self, request_id: int, pending: list[str], count: int) -> None:
         if pending:
-            self.tokens.emit(request_id, "".join(pending))
+            self.tokens.emit(request_id, "".join(pending), count)
             pending.clear()
 
     def shutdown(self) -> None:

@@ -22,7 +22,7 @@ def test_draft_streams_into_the_composer(make_window, qtbot):
     window, engine = make_window(FakeEngine(reply="Hello Ann, sorry!", token_delay=0.005))
     assert window.draft_button.isEnabled() and not window.stop_button.isEnabled()
     chunks = []
-    window.worker.tokens.connect(lambda _id, text: chunks.append(text))
+    window.worker.tokens.connect(lambda _id, text, _n: chunks.append(text))
     result = draft_and_wait(qtbot, window)
     assert window.composer.toPlainText() == "Hello Ann, sorry!" == result.text
     assert len(chunks) >= 2  # it streamed, not arrived whole

@@ -26,7 +26,7 @@ def test_real_model_streams_into_the_composer(qtbot, tmp_path, small_model):
     assert "qwen" in window.model_label.text().lower()
     assert window.device_label.text().startswith("Device: CPU")
     chunks = []
-    window.worker.tokens.connect(lambda _id, text: chunks.append(text))
+    window.worker.tokens.connect(lambda _id, text, _n: chunks.append(text))
     with qtbot.waitSignal(window.draft_finished, timeout=300000) as done:
         window.draft_button.click()
     result = done.args[0]
