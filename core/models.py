@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import ModelError, ModelNotFoundError
 from core.gguf import GGUFError, GGUFInfo, read_gguf
-from core.modelpack import DEFAULT_PACK, PACKS
+from core.fsutil import atomic_file
+from core.modelpack import DEFAULT_PACK, PACKS, file_sha256
 from core.paths import Workspace, bundled_models_dir
 
 log = logging.getLogger("kefu.models")
@@ -132,27 +131,18 @@ def import_model(source: Path, workspace: Workspace) -> ModelEntry:
         raise ModelError(f"Not enough disk space in {dest_dir}: {needed:,} bytes needed, "
                          f"{free:,} free.")
     src_hash = hashlib.sha256()
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest_dir)
-    tmp = Path(tmp_name)
-    try:
-        with open(source, "rb") as src, os.fdopen(fd, "wb") as out:
-            while block := src.read(_COPY_CHUNK):
-                src_hash.update(block)
-                out.write(block)
-            out.flush()
-            os.fsync(out.fileno())
-        from core.modelpack import file_sha256
 
-        if file_sha256(tmp) != src_hash.hexdigest():
+    def check(copy: Path) -> None:
+        if file_sha256(copy) != src_hash.hexdigest():
             raise ModelError(f"The copy of {source.name} does not match the original "
                              f"(disk error?); nothing was imported.")
-        entry = inspect(tmp)
+        entry = inspect(copy)
         if not entry.usable:
             raise ModelError(f"The copy of {source.name} is unusable: {entry.error}")
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a model is not a secret
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+
+    with open(source, "rb") as src, atomic_file(dest, mode=0o644, verify=check) as out:
+        while block := src.read(_COPY_CHUNK):
+            src_hash.update(block)
+            out.write(block)
     log.info("Imported %s into %s", source, dest)
     return inspect(dest)
