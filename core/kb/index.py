@@ -1,0 +1,358 @@
+"""The knowledge base: folders of documents, indexed into chromadb, searched hybrid.
+
+One ``KnowledgeBase`` object owns the chromadb client, the manifest and the
+embedder; like the engine it belongs to one thread.  ``sync()`` is a generator of
+progress events so the GUI can show a progress bar and cancel between documents
+and between embedding batches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Union
+
+import numpy as np
+
+from core.engine import StopFlag
+from core.errors import KbError
+from core.kb.chunking import Chunk, chunk_document
+from core.kb.embedder import Embedder
+from core.kb.keyword import BM25
+from core.kb.manifest import INDEXED, INDEXING, SKIPPED, Manifest
+from core.kb.readers import SUPPORTED, read_document
+
+log = logging.getLogger("kefu.kb")
+
+EMBED_BATCH = 32
+
+
+@dataclass(frozen=True)
+class IndexProgress:
+    done: int          # documents looked at
+    total: int
+    current: str       # the document being indexed
+
+
+@dataclass
+class IndexSummary:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    chunks: int = 0
+    embedded_chunks: int = 0
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+    cancelled: bool = False
+
+    def to_json(self) -> dict:
+        return {"added": self.added, "updated": self.updated, "removed": self.removed,
+                "unchanged": self.unchanged,
+                "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
+                "chunks": self.chunks, "embedded_chunks": self.embedded_chunks,
+                "seconds": round(self.seconds, 2), "cancelled": self.cancelled}
+
+
+IndexEvent = Union[IndexProgress, IndexSummary]
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    chunk: Chunk
+    score: float           # the fused relevance used for ranking, 0..~1.3
+    similarity: float      # cosine similarity of the passage to the query (0 if not found)
+    keyword: float         # keyword score scaled to 0..1
+
+    def to_json(self) -> dict:
+        return {"source": self.chunk.source, "score": round(self.score, 4),
+                "text": self.chunk.text, "headings": self.chunk.headings,
+                "page": self.chunk.page, "similarity": round(self.similarity, 4),
+                "keyword": round(self.keyword, 4)}
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    k: int = 5
+    min_similarity: float = 0.35    # a passage this similar is relevant on its own
+    min_keyword: float = 0.5        # or one holding this share of the query's keyword weight
+    keyword_weight: float = 0.3
+    candidates: int = 30
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _collection_name(embedder_name: str) -> str:
+    slug = re.sub(r"[^a-zA-Z0-9_-]+", "-", embedder_name).strip("-")[:40] or "default"
+    return f"kb-{slug}"
+
+
+_NORMALIZE = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def _near_duplicate(a: str, b: str) -> bool:
+    na, nb = _NORMALIZE.sub("", a.lower()), _NORMALIZE.sub("", b.lower())
+    if na == nb:
+        return True
+    if min(len(na), len(nb)) < 20:
+        return False
+    grams_a = {na[i:i + 3] for i in range(len(na) - 2)}
+    grams_b = {nb[i:i + 3] for i in range(len(nb) - 2)}
+    return len(grams_a & grams_b) / len(grams_a | grams_b) >= 0.9
+
+
+class KnowledgeBase:
+    def __init__(self, root: Path, *, embedder_factory: Callable[[], Embedder],
+                 params: SearchParams | None = None) -> None:
+        self.root = root
+        self.manifest = Manifest(root / "manifest.sqlite")
+        self._embedder_factory = embedder_factory
+        self._embedder: Embedder | None = None
+        self._collection = None
+        self._client = None
+        self._bm25: BM25 | None = None
+        self.params = params or SearchParams()
+
+    # ---- resources, created on first use (they are slow to import and load) ----------------
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = self._embedder_factory()
+        return self._embedder
+
+    @property
+    def collection(self):
+        if self._collection is None:
+            import chromadb
+            from chromadb.config import Settings as ChromaSettings
+
+            self._client = chromadb.PersistentClient(
+                path=str(self.root / "chroma"),
+                settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False))
+            name = self.embedder.name
+            previous = self.manifest.get_meta("embedder")
+            if previous is not None and previous != name:
+                # A different model's vectors cannot be compared: start its own collection
+                # and index every document again.
+                log.warning("Embedding model changed from %s to %s: re-indexing", previous, name)
+                self.manifest.db.execute("UPDATE documents SET hash = '' ")
+            self.manifest.set_meta("embedder", name)
+            self._collection = self._client.get_or_create_collection(
+                _collection_name(name), embedding_function=None,
+                configuration={"hnsw": {"space": "cosine"}},
+                metadata={"embedder": name, "dimension": self.embedder.dimension})
+        return self._collection
+
+    def close(self) -> None:
+        self.manifest.close()
+        self._collection = None
+        self._client = None
+
+    # ---- folders ---------------------------------------------------------------------------
+    def add_paths(self, paths: list[Path]) -> None:
+        for path in paths:
+            path = Path(path).expanduser().resolve()
+            if not path.exists():
+                raise KbError(f"{path} does not exist.")
+            self.manifest.add_folder(str(path))
+
+    def remove_path(self, path: Path) -> None:
+        self.manifest.remove_folder(str(Path(path).expanduser().resolve()))
+
+    def folders(self) -> list[str]:
+        return self.manifest.folders()
+
+    def _enumerate(self) -> tuple[list[Path], list[tuple[str, str]]]:
+        files: dict[str, Path] = {}
+        unsupported: list[tuple[str, str]] = []
+        for root in self.manifest.folders():
+            base = Path(root)
+            if base.is_file():
+                candidates = [base]
+            elif base.is_dir():
+                candidates = []
+                for dirpath, dirnames, filenames in os.walk(base):
+                    dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                    candidates.extend(Path(dirpath) / f for f in sorted(filenames)
+                                      if not f.startswith("."))
+            else:
+                unsupported.append((root, "the folder no longer exists"))
+                continue
+            for path in candidates:
+                if path.suffix.lower() in SUPPORTED:
+                    files[str(path)] = path
+                elif base.is_file():
+                    unsupported.append((str(path), f"{path.suffix or 'no extension'} files "
+                                                   f"are not supported"))
+        return [files[k] for k in sorted(files)], unsupported
+
+    # ---- indexing --------------------------------------------------------------------------
+    def _drop_vectors(self, path: str) -> None:
+        ids = self.manifest.chunk_ids(path)
+        for start in range(0, len(ids), 1000):
+            self.collection.delete(ids=ids[start:start + 1000])
+        self.manifest.delete_chunks(path)
+
+    def _recover(self) -> None:
+        """Undo what a killed or cancelled run left half-done."""
+        for path in self.manifest.documents_with_status(INDEXING):
+            log.info("Resuming: clearing the half-indexed %s", path)
+            with self.manifest.transaction():
+                self._drop_vectors(path)
+                self.manifest.delete_document(path)
+
+    def sync(self, *, stop: StopFlag | None = None) -> Iterator[IndexEvent]:
+        """Bring the index in line with the folders: add, update, remove, skip."""
+        started = time.perf_counter()
+        stop = stop or StopFlag()
+        summary = IndexSummary()
+        self._recover()
+        files, unsupported = self._enumerate()
+        summary.skipped.extend(unsupported)
+        present = {str(p) for p in files}
+        for record in self.manifest.documents():
+            if record.path not in present:
+                with self.manifest.transaction():
+                    self._drop_vectors(record.path)
+                    self.manifest.delete_document(record.path)
+                if record.status == INDEXED:
+                    summary.removed.append(record.path)
+        seen_hashes: dict[str, str] = {}
+        for number, path in enumerate(files):
+            if stop.is_set():
+                summary.cancelled = True
+                break
+            yield IndexProgress(done=number, total=len(files), current=str(path))
+            try:
+                self._sync_one(path, summary, seen_hashes, stop)
+            except KbError as exc:
+                summary.skipped.append((str(path), str(exc)))
+        self._bm25 = None
+        summary.chunks = self.manifest.count_chunks()
+        summary.seconds = time.perf_counter() - started
+        if not summary.cancelled:
+            yield IndexProgress(done=len(files), total=len(files), current="")
+        yield summary
+
+    def _sync_one(self, path: Path, summary: IndexSummary, seen_hashes: dict[str, str],
+                  stop: StopFlag) -> None:
+        key = str(path)
+        try:
+            stat = path.stat()
+            data = path.read_bytes()
+        except OSError as exc:
+            raise KbError(f"cannot be read ({exc.strerror})") from None
+        digest = content_hash(data)
+        old = self.manifest.document(key)
+        if old is not None and old.hash == digest and old.status in (INDEXED, SKIPPED):
+            if old.status == INDEXED:
+                summary.unchanged += 1
+                seen_hashes.setdefault(digest, key)
+            else:
+                summary.skipped.append((key, old.reason))
+            return
+        twin = seen_hashes.get(digest) or self.manifest.indexed_with_hash(digest)
+        if twin and twin != key:
+            with self.manifest.transaction():
+                if old is not None:
+                    self._drop_vectors(key)
+                self.manifest.put_document(key, content_hash=digest, size=stat.st_size,
+                                           mtime=stat.st_mtime, status=SKIPPED,
+                                           reason=f"identical to {twin}")
+            summary.skipped.append((key, f"identical to {twin}"))
+            return
+        try:
+            doc = read_document(path)
+            chunks = chunk_document(doc, path=key, content_hash=digest)
+        except KbError as exc:
+            with self.manifest.transaction():
+                if old is not None:
+                    self._drop_vectors(key)
+                self.manifest.put_document(key, content_hash=digest, size=stat.st_size,
+                                           mtime=stat.st_mtime, status=SKIPPED,
+                                           reason=str(exc))
+            raise
+        embedder = self.embedder
+        # Record the plan (status and chunk ids) before any vector is written.
+        with self.manifest.transaction():
+            if old is not None:
+                self._drop_vectors(key)
+            self.manifest.put_document(key, content_hash=digest, size=stat.st_size,
+                                       mtime=stat.st_mtime, status=INDEXING, kind=doc.kind,
+                                       chunks=len(chunks))
+            self.manifest.add_chunks(chunks)
+        for start in range(0, len(chunks), EMBED_BATCH):
+            if stop.is_set():
+                summary.cancelled = True
+                return  # left INDEXING: the next run clears and redoes it
+            batch = chunks[start:start + EMBED_BATCH]
+            t0 = time.perf_counter()
+            vectors = embedder.embed_passages([c.embed_text for c in batch])
+            summary.embed_seconds += time.perf_counter() - t0
+            summary.embedded_chunks += len(batch)
+            self.collection.upsert(
+                ids=[c.id for c in batch], embeddings=np.asarray(vectors, dtype=np.float32),
+                metadatas=[{"path": c.path, "source": c.source} for c in batch])
+        self.manifest.set_status(key, INDEXED, chunks=len(chunks))
+        seen_hashes.setdefault(digest, key)
+        (summary.updated if old is not None and old.status == INDEXED
+         else summary.added).append(key)
+
+    # ---- search ----------------------------------------------------------------------------
+    def _keyword_index(self) -> BM25:
+        if self._bm25 is None:
+            self._bm25 = BM25((c.id, c.embed_text) for c in self.manifest.iter_indexed_chunks())
+        return self._bm25
+
+    def search(self, query: str, *, k: int | None = None) -> list[SearchHit]:
+        query = query.strip()
+        if not query:
+            return []
+        p = self.params
+        k = k or p.k
+        count = self.collection.count()
+        if count == 0:
+            return []
+        vector = self.embedder.embed_query(query[:2000])
+        result = self.collection.query(query_embeddings=[vector],
+                                       n_results=min(p.candidates, count),
+                                       include=["distances"])
+        similarity = {cid: 1.0 - float(d) for cid, d in zip(result["ids"][0],
+                                                          result["distances"][0])}
+        bm25 = self._keyword_index()
+        top = bm25.max_score(query) or 1.0
+        keyword = {cid: min(1.0, s / top) for cid, s in bm25.search(query, p.candidates)}
+        candidates = [cid for cid in set(similarity) | set(keyword)
+                      if similarity.get(cid, 0.0) >= p.min_similarity
+                      or keyword.get(cid, 0.0) >= p.min_keyword]
+        if not candidates:
+            return []
+        # A keyword-only candidate has no similarity from the top-N query: compute it.
+        missing = [cid for cid in candidates if cid not in similarity]
+        if missing:
+            got = self.collection.get(ids=missing, include=["embeddings"])
+            for cid, emb in zip(got["ids"], got["embeddings"]):
+                similarity[cid] = float(np.dot(np.asarray(emb, dtype=np.float32), vector))
+        chunks = self.manifest.chunks_by_id(candidates)
+        scored = sorted(
+            (SearchHit(chunk=chunks[cid],
+                       score=similarity.get(cid, 0.0) + p.keyword_weight * keyword.get(cid, 0.0),
+                       similarity=similarity.get(cid, 0.0), keyword=keyword.get(cid, 0.0))
+             for cid in candidates if cid in chunks),
+            key=lambda h: h.score, reverse=True)
+        hits: list[SearchHit] = []
+        for hit in scored:
+            if any(_near_duplicate(hit.chunk.text, kept.chunk.text) for kept in hits):
+                continue
+            hits.append(hit)
+            if len(hits) == k:
+                break
+        return hits

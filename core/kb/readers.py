@@ -1,0 +1,320 @@
+"""Read knowledge-base files into sections: text with its heading path and position.
+
+Formats: Markdown, plain text, HTML, PDF, DOCX, and FAQ tables (CSV or JSONL with
+question and answer columns).  Every reader raises ``KbError`` with a reason a
+person can act on (encrypted PDF, binary file, missing columns, ...).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+
+from core.errors import KbError
+from core.kb.textenc import decode_text
+
+TEXT_SUFFIXES = {".md", ".markdown", ".txt", ".text"}
+HTML_SUFFIXES = {".html", ".htm"}
+TABLE_SUFFIXES = {".csv", ".jsonl"}
+SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | TABLE_SUFFIXES | {".pdf", ".docx"}
+MAX_FILE_BYTES = 200 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Section:
+    text: str
+    headings: tuple[str, ...] = ()
+    page: int | None = None        # PDF page, from 1
+    row_id: str | None = None      # FAQ row: its id or faq_id column, else its row number
+
+    @property
+    def heading_path(self) -> str:
+        return " > ".join(self.headings)
+
+
+@dataclass(frozen=True)
+class Document:
+    path: Path
+    kind: str
+    sections: tuple[Section, ...]
+    encoding: str = ""
+
+
+# ---- Markdown and plain text ----------------------------------------------------------
+_MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+# Plain-text headings in Chinese documents: 一、安全须知 / （二）清洁 / 第三章 ...
+_ZH_HEADING = re.compile(r"^\s*((?:[一二三四五六七八九十]+、)|(?:[（(][一二三四五六七八九十]+[）)])"
+                         r"|(?:第[一二三四五六七八九十百]+[章节条部分]))\s*\S.{0,40}$")
+
+
+def _split_headed(text: str, *, markdown: bool) -> list[Section]:
+    sections: list[Section] = []
+    stack: list[tuple[int, str]] = []
+    buffer: list[str] = []
+
+    def flush() -> None:
+        body = "\n".join(buffer).strip()
+        buffer.clear()
+        if body:
+            sections.append(Section(text=body, headings=tuple(h for _, h in stack)))
+
+    for line in text.splitlines():
+        level, title = 0, ""
+        m = _MD_HEADING.match(line) if markdown else None
+        if m:
+            level, title = len(m.group(1)), m.group(2).strip()
+        elif not markdown and _ZH_HEADING.match(line):
+            level, title = 1, line.strip()
+        if level:
+            flush()
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, title))
+        else:
+            buffer.append(line)
+    flush()
+    return sections
+
+
+def read_text_file(path: Path, data: bytes) -> Document:
+    text, encoding = decode_text(data, name=path.name)
+    markdown = path.suffix.lower() in (".md", ".markdown")
+    return Document(path, "markdown" if markdown else "text",
+                    tuple(_split_headed(text, markdown=markdown)), encoding)
+
+
+# ---- HTML ---------------------------------------------------------------------------------
+class _HTMLSections(HTMLParser):
+    _SKIP = {"script", "style", "noscript", "template", "head"}
+    _BLOCK = {"p", "div", "li", "tr", "br", "section", "article", "table", "ul", "ol", "dd",
+              "dt", "blockquote", "pre"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.sections: list[Section] = []
+        self.stack: list[tuple[int, str]] = []
+        self.buffer: list[str] = []
+        self.skip = 0
+        self.heading_level = 0
+        self.heading_text: list[str] = []
+
+    def _flush(self) -> None:
+        body = re.sub(r"[ \t]+", " ", "".join(self.buffer))
+        body = re.sub(r"\n\s*\n+", "\n", body).strip()
+        self.buffer.clear()
+        if body:
+            self.sections.append(Section(body, tuple(h for _, h in self.stack)))
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self._SKIP:
+            self.skip += 1
+        elif re.fullmatch(r"h[1-6]", tag):
+            self._flush()
+            self.heading_level = int(tag[1])
+            self.heading_text = []
+        elif tag in self._BLOCK:
+            self.buffer.append("\n")
+
+    def handle_endtag(self, tag):
+        if tag in self._SKIP:
+            self.skip = max(0, self.skip - 1)
+        elif re.fullmatch(r"h[1-6]", tag) and self.heading_level:
+            title = " ".join("".join(self.heading_text).split())
+            while self.stack and self.stack[-1][0] >= self.heading_level:
+                self.stack.pop()
+            if title:
+                self.stack.append((self.heading_level, title))
+            self.heading_level = 0
+        elif tag in self._BLOCK:
+            self.buffer.append("\n")
+
+    def handle_data(self, data):
+        if self.skip:
+            return
+        (self.heading_text if self.heading_level else self.buffer).append(data)
+
+
+def read_html(path: Path, data: bytes) -> Document:
+    text, encoding = decode_text(data, name=path.name)
+    parser = _HTMLSections()
+    parser.feed(text)
+    parser.close()
+    parser._flush()
+    return Document(path, "html", tuple(parser.sections), encoding)
+
+
+# ---- PDF ------------------------------------------------------------------------------------
+def read_pdf(path: Path, data: bytes) -> Document:
+    import logging
+
+    from pypdf import PdfReader
+    from pypdf.errors import FileNotDecryptedError, PdfReadError
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # it warns on every odd object
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            try:
+                if not reader.decrypt(""):
+                    raise FileNotDecryptedError
+            except (FileNotDecryptedError, NotImplementedError):
+                raise KbError(f"{path.name} is an encrypted PDF; save an unprotected copy to "
+                              f"index it.") from None
+        sections = []
+        for number, page in enumerate(reader.pages, start=1):
+            text = (page.extract_text() or "").strip()
+            if text:
+                sections.append(Section(text=text, page=number))
+    except KbError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError,
+            RecursionError) as exc:
+        raise KbError(f"{path.name} is not a readable PDF ({type(exc).__name__}: {exc}).") \
+            from None
+    if not sections:
+        raise KbError(f"{path.name} has no extractable text (a scanned PDF needs OCR first).")
+    return Document(path, "pdf", tuple(sections))
+
+
+# ---- DOCX -----------------------------------------------------------------------------------
+def read_docx(path: Path, data: bytes) -> Document:
+    import zipfile
+
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise KbError(f"{path.name} is not a readable Word document ({exc}).") from None
+    sections: list[Section] = []
+    stack: list[tuple[int, str]] = []
+    buffer: list[str] = []
+
+    def flush() -> None:
+        body = "\n".join(buffer).strip()
+        buffer.clear()
+        if body:
+            sections.append(Section(body, tuple(h for _, h in stack)))
+
+    for paragraph in document.paragraphs:
+        style = (paragraph.style.name or "") if paragraph.style is not None else ""
+        level = None
+        if style.startswith("Heading ") and style[8:].isdigit():
+            level = int(style[8:])
+        elif style == "Title":
+            level = 0
+        if level is not None and paragraph.text.strip():
+            flush()
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, paragraph.text.strip()))
+        elif paragraph.text.strip():
+            buffer.append(paragraph.text)
+    for table in document.tables:
+        for row in table.rows:
+            cells = [c.text.strip() for c in row.cells if c.text.strip()]
+            if cells:
+                buffer.append(" | ".join(cells))
+    flush()
+    return Document(path, "docx", tuple(sections))
+
+
+# ---- FAQ tables -------------------------------------------------------------------------
+_QUESTION = ("question", "q", "问题", "問題")
+_ANSWER = ("answer", "a", "答案", "回答")
+_ID = ("id", "faq_id")
+
+
+def _pick(columns: list[str], names: tuple[str, ...]) -> str | None:
+    lowered = {c.strip().lower(): c for c in columns}
+    for name in names:
+        if name in lowered:
+            return lowered[name]
+    return None
+
+
+def _faq_sections(path: Path, rows: list[dict], columns: list[str]) -> tuple[Section, ...]:
+    q_col, a_col, id_col = _pick(columns, _QUESTION), _pick(columns, _ANSWER), _pick(columns, _ID)
+    missing = [n for n, c in (("question", q_col), ("answer", a_col)) if c is None]
+    if missing:
+        raise KbError(f"{path.name} is not an FAQ table: no {' or '.join(missing)} column "
+                      f"(columns found: {', '.join(columns) or 'none'}).")
+    sections = []
+    for number, row in enumerate(rows, start=1):
+        question = str(row.get(q_col) or "").strip()
+        answer = str(row.get(a_col) or "").strip()
+        if not question and not answer:
+            continue
+        row_id = str(row.get(id_col) or "").strip() if id_col else ""
+        sections.append(Section(text=f"{question}\n{answer}".strip(), headings=(question,),
+                                row_id=row_id or str(number)))
+    if not sections:
+        raise KbError(f"{path.name} has no question and answer rows.")
+    return tuple(sections)
+
+
+def read_csv(path: Path, data: bytes) -> Document:
+    text, encoding = decode_text(data, name=path.name)
+    try:
+        reader = csv.DictReader(io.StringIO(text))
+        rows = list(reader)
+    except csv.Error as exc:
+        raise KbError(f"{path.name} is not a valid CSV file ({exc}).") from None
+    return Document(path, "faq", _faq_sections(path, rows, list(reader.fieldnames or [])),
+                    encoding)
+
+
+def read_jsonl(path: Path, data: bytes) -> Document:
+    text, encoding = decode_text(data, name=path.name)
+    rows = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise KbError(f"{path.name} line {number} is not JSON ({exc.msg}).") from None
+        if not isinstance(row, dict):
+            raise KbError(f"{path.name} line {number} is not a JSON object.")
+        rows.append(row)
+    columns = sorted({key for row in rows for key in row})
+    return Document(path, "faq", _faq_sections(path, rows, columns), encoding)
+
+
+def read_document(path: Path) -> Document:
+    """Read any supported file; ``KbError`` says why a file cannot be used."""
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED:
+        raise KbError(f"{path.name}: {suffix or 'no extension'} files are not supported "
+                      f"({', '.join(sorted(SUPPORTED))}).")
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise KbError(f"{path.name} is {size / 1e6:.0f} MB, over the "
+                          f"{MAX_FILE_BYTES / 1e6:.0f} MB limit for one document.")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise KbError(f"{path.name} cannot be read ({exc.strerror}).") from None
+    if not data.strip():
+        raise KbError(f"{path.name} is empty.")
+    if suffix in TEXT_SUFFIXES:
+        doc = read_text_file(path, data)
+    elif suffix in HTML_SUFFIXES:
+        doc = read_html(path, data)
+    elif suffix == ".pdf":
+        doc = read_pdf(path, data)
+    elif suffix == ".docx":
+        doc = read_docx(path, data)
+    elif suffix == ".csv":
+        doc = read_csv(path, data)
+    else:
+        doc = read_jsonl(path, data)
+    if not doc.sections:
+        raise KbError(f"{path.name} has no text to index.")
+    return doc
