@@ -56,8 +56,11 @@ def run_app(ctx: Context) -> int:
     except KefuError as exc:
         problems.append(str(exc))
 
+    from core.kb.service import open_kb
+
     window = MainWindow(workspace=ctx.workspace, settings=ctx.settings, tickets=tickets,
-                        engine_factory=LlamaEngine, model_path=model_path)
+                        engine_factory=LlamaEngine, model_path=model_path,
+                        kb_factory=lambda: open_kb(ctx.workspace, ctx.settings))
     crash.add_saver(window.save_drafts)
     window.show()
     for problem in problems:

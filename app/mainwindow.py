@@ -8,19 +8,22 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QItemSelection, QSortFilterProxyModel, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QTextCursor
-from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
-                               QMainWindow, QPlainTextEdit, QProgressBar, QPushButton,
-                               QSplitter, QTableView, QTextBrowser, QVBoxLayout, QWidget)
+from PySide6.QtCore import QItemSelection, QSortFilterProxyModel, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import (QAction, QCloseEvent, QDesktopServices, QGuiApplication, QKeySequence,
+                           QTextCursor)
+from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView,
+                               QLabel, QLineEdit, QListWidget, QListWidgetItem, QMainWindow,
+                               QPlainTextEdit, QProgressBar, QPushButton, QSplitter, QTableView, QTextBrowser, QVBoxLayout, QWidget)
 
+from app.kbworker import KbWorker
 from app.queuemodel import TicketQueueModel, TicketRole
 from app.tasks import run_in_background
-from app.worker import EngineWorker, WorkerThread
+from app.worker import EngineWorker, OwnerThread
 from core import settings as settings_mod
 from core.draftstore import DraftStore
 from core.drafting import DraftNotes, DraftResult
 from core.engine import Engine, EngineInfo
+from core.kb.index import KnowledgeBase
 from core.lang import LANG_NAMES
 from core.models import discover, import_model
 from core.paths import Workspace
@@ -57,7 +60,8 @@ class MainWindow(QMainWindow):
     model_import_failed = Signal(str)
 
     def __init__(self, *, workspace: Workspace, settings: Settings, tickets: list[Ticket],
-                 engine_factory: Callable[[], Engine], model_path: str | None) -> None:
+                 engine_factory: Callable[[], Engine], model_path: str | None,
+                 kb_factory: Callable[[], KnowledgeBase] | None = None) -> None:
         super().__init__()
         self.setWindowTitle("Kefu Assist 客服助手")
         self.resize(1280, 800)
@@ -84,10 +88,11 @@ class MainWindow(QMainWindow):
         self._closing = False
 
         self.queue_model = TicketQueueModel(tickets, statuses)
+        self._has_kb = kb_factory is not None
         self._build_ui()
 
         self.worker = EngineWorker(engine_factory, settings)
-        self._thread = WorkerThread(self.worker)
+        self._thread = OwnerThread(self.worker, name="kefu-model")
         self.worker.load_started.connect(self._on_load_started)
         self.worker.loaded.connect(self._on_loaded)
         self.worker.load_failed.connect(self._on_load_failed)
@@ -96,6 +101,16 @@ class MainWindow(QMainWindow):
         self.worker.tokens.connect(self._on_tokens)
         self.worker.draft_finished.connect(self._on_finished)
         self.worker.draft_failed.connect(self._on_failed)
+
+        self.kb_worker: KbWorker | None = None
+        self._kb_thread: OwnerThread | None = None
+        if kb_factory is not None:
+            self.kb_worker = KbWorker(kb_factory)
+            self._kb_thread = OwnerThread(self.kb_worker, name="kefu-kb")
+            self.kb_worker.search_done.connect(self._on_sources)
+            self.kb_worker.failed.connect(
+                lambda m: self.show_note(f"Knowledge base: {m}", error=True))
+        self._pending_ticket: Ticket | None = None
 
         self._autosave = QTimer(self, singleShot=True, interval=AUTOSAVE_MS)
         self._autosave.timeout.connect(self.save_drafts)
@@ -170,12 +185,25 @@ class MainWindow(QMainWindow):
         buttons.addWidget(self.copy_button)
         buttons.addWidget(self.sent_button)
 
+        self.sources_list = QListWidget()
+        self.sources_list.setMaximumHeight(110)
+        self.sources_list.itemDoubleClicked.connect(self._open_source)
+        self.sources_box = QWidget()
+        slay = QVBoxLayout(self.sources_box)
+        slay.setContentsMargins(0, 0, 0, 0)
+        slay.addWidget(QLabel("Sources · 引用来源 (bold: cited in the draft; double-click "
+                              "opens the document)"))
+        slay.addWidget(self.sources_list)
+        self.sources_box.hide()
+        self._sources: list = []
+
         right = QWidget()
         rlay = QVBoxLayout(right)
         rlay.setContentsMargins(0, 0, 0, 0)
         rlay.addWidget(QLabel("<b>Draft reply</b> · 回复草稿"))
         rlay.addWidget(self.prompt_bar)
         rlay.addWidget(self.composer, 1)
+        rlay.addWidget(self.sources_box)
         rlay.addWidget(self.note_label)
         rlay.addLayout(buttons)
 
@@ -212,6 +240,11 @@ class MainWindow(QMainWindow):
         self.model_menu = self.menuBar().addMenu("&Model")
         self.use_model_menu = self.model_menu.addMenu("Use model")
         self.use_model_menu.aboutToShow.connect(self._fill_model_menu)
+        kb_menu = self.menuBar().addMenu("&Knowledge")
+        kb_action = QAction("Knowledge base…", self)
+        kb_action.triggered.connect(self.open_kb_dialog)
+        kb_action.setEnabled(self._has_kb)
+        kb_menu.addAction(kb_action)
         import_action = QAction("Import GGUF file…", self)
         import_action.triggered.connect(self._ask_import_model)
         self.model_menu.addAction(import_action)
@@ -267,6 +300,14 @@ class MainWindow(QMainWindow):
             action.setEnabled(entry.usable and not self.busy)
             action.setToolTip(entry.error or str(entry.path))
             action.triggered.connect(lambda _=False, p=str(entry.path): self.use_model(p))
+
+    def open_kb_dialog(self) -> None:
+        from app.kbdialog import KbDialog
+
+        if self.kb_worker is None:
+            return
+        dialog = KbDialog(self.kb_worker, self)
+        dialog.exec()
 
     def open_settings(self) -> None:
         from app.settingsdialog import SettingsDialog
@@ -396,6 +437,7 @@ class MainWindow(QMainWindow):
         if self.busy or self._current is None or not self.model_ready:
             return
         ticket = self._current
+        self.worker.stop_flag.clear()
         self._request_id += 1
         self._stream_ticket = ticket.id
         self._stream_started = time.perf_counter()
@@ -411,12 +453,45 @@ class MainWindow(QMainWindow):
         cursor.endEditBlock()
         self.prompt_bar.setRange(0, 0)
         self.prompt_bar.show()
-        self.speed_label.setText("Reading the ticket…")
         self._update_buttons()
-        self.worker.request_draft.emit(self._request_id, ticket)
+        self.sources_list.clear()
+        if self.kb_worker is not None and self._settings.kb_results > 0:
+            self.speed_label.setText("Searching the knowledge base…")
+            self._pending_ticket = ticket
+            self.kb_worker.request_search.emit(self._request_id, ticket,
+                                               self._settings.kb_results)
+        else:
+            self._send_draft(ticket, None)
+
+    def _on_sources(self, request_id: int, sources) -> None:
+        if self._stale(request_id) or self._pending_ticket is None:
+            return
+        ticket, self._pending_ticket = self._pending_ticket, None
+        if self.worker.stop_flag.is_set():  # Stop pressed while searching
+            self._end_stream()
+            self.speed_label.setText("")
+            return
+        self._send_draft(ticket, sources)
+
+    def _send_draft(self, ticket: Ticket, sources) -> None:
+        self._sources = list(sources or [])
+        for source in self._sources:
+            name = source.source.replace("\\", "/").rsplit("/", 1)[-1]
+            item = QListWidgetItem(f"[{source.number}] {name}"
+                                   + (f" › {source.headings}" if source.headings else ""))
+            item.setToolTip(source.text)
+            item.setData(Qt.ItemDataRole.UserRole, source)
+            self.sources_list.addItem(item)
+        self.sources_box.setVisible(bool(self._sources))
+        self.speed_label.setText("Reading the ticket…")
+        self.worker.request_draft.emit(self._request_id, ticket, sources)
 
     def stop_draft(self) -> None:
         self.worker.stop_flag.set()
+        if self._pending_ticket is not None:  # still searching: nothing reached the model
+            self._pending_ticket = None
+            self._end_stream()
+            self.speed_label.setText("")
 
     def _stale(self, request_id: int) -> bool:
         return request_id != self._request_id or self._stream_ticket is None
@@ -467,8 +542,20 @@ class MainWindow(QMainWindow):
         self._generated[ticket_id] = result.text
         self.speed_label.setText(f"{result.tokens_per_second:.1f} tokens/s · {result.tokens} "
                                  f"tokens · first token {result.first_token_seconds:.1f}s")
+        cited = {c.number for c in result.citations}
+        for row in range(self.sources_list.count()):
+            item = self.sources_list.item(row)
+            font = item.font()
+            font.setBold(item.data(Qt.ItemDataRole.UserRole).number in cited)
+            item.setFont(font)
+        notes = list(result.notes)
+        if result.unsupported:
+            notes.append("Check these figures before sending; no cited passage states them: "
+                         + ", ".join(result.unsupported) + ".")
         if result.stop_reason == "cancelled":
-            self.show_note("Stopped. The partial draft is kept; edit it or Regenerate.")
+            notes.append("Stopped. The partial draft is kept; edit it or Regenerate.")
+        if notes:
+            self.show_note(" ".join(notes))
         self._update_buttons()
         self.save_drafts()
         self.draft_finished.emit(result)
@@ -481,6 +568,11 @@ class MainWindow(QMainWindow):
         self.show_note(f"The draft failed: {message}", error=True)
         self.save_drafts()
         self.draft_failed.emit(message)
+
+    def _open_source(self, item: QListWidgetItem) -> None:
+        source = item.data(Qt.ItemDataRole.UserRole)
+        path = source.source.split("#", 1)[0]
+        QDesktopServices.openUrl(QUrl.fromLocalFile(path))
 
     def copy_draft(self) -> None:
         QGuiApplication.clipboard().setText(self.composer.toPlainText())
@@ -501,5 +593,7 @@ class MainWindow(QMainWindow):
             self._closing = True
             self.worker.stop_flag.set()
             self.save_drafts()
+            if self._kb_thread is not None:
+                self._kb_thread.stop()
             self._thread.stop()
         event.accept()

@@ -32,7 +32,7 @@ EMIT_INTERVAL = 0.03
 class EngineWorker(QObject):
     # inputs (queued to the worker's thread)
     request_load = Signal(str)
-    request_draft = Signal(int, object)          # request id, Ticket
+    request_draft = Signal(int, object, object)  # request id, Ticket, sources (or None)
 
     # outputs
     load_started = Signal(str)                   # what is happening, in words
@@ -74,8 +74,8 @@ class EngineWorker(QObject):
         else:
             self.loaded.emit(info)
 
-    @Slot(int, object)
-    def _draft(self, request_id: int, ticket: Ticket) -> None:
+    @Slot(int, object, object)
+    def _draft(self, request_id: int, ticket: Ticket, sources) -> None:
         if self._engine is None or self._engine.info is None:
             self.draft_failed.emit(request_id, "No model is loaded yet.")
             return
@@ -84,7 +84,8 @@ class EngineWorker(QObject):
         count = 0
         last_emit = time.perf_counter()
         try:
-            for event in draft(self._engine, ticket, self._settings, stop=self.stop_flag):
+            for event in draft(self._engine, ticket, self._settings, stop=self.stop_flag,
+                               sources=sources):
                 if isinstance(event, TokenDelta):
                     pending.append(event.text)
                     count += 1
@@ -121,23 +122,25 @@ class EngineWorker(QObject):
             self._engine.unload()
 
 
-class WorkerThread:
-    """Starts the worker on its own ``QThread`` and stops it cleanly."""
+class OwnerThread:
+    """Runs a worker (anything with ``stop_flag`` and ``shutdown()``) on its own QThread
+    and stops it cleanly: stop flag first, then the event loop, then ``shutdown()``."""
 
-    def __init__(self, worker: EngineWorker) -> None:
+    def __init__(self, worker, *, name: str) -> None:
         self.worker = worker
         self.thread = QThread()
-        self.thread.setObjectName("kefu-model")
+        self.thread.setObjectName(name)
         worker.moveToThread(self.thread)
         self.thread.start()
 
-    def stop(self, *, timeout_ms: int = 10000) -> bool:
+    def stop(self, *, timeout_ms: int = 15000) -> bool:
         self.worker.stop_flag.set()
         self.thread.quit()
         finished = self.thread.wait(timeout_ms)
         if finished:
-            # Safe now: the thread has ended, nothing else uses the engine.
+            # Safe now: the thread has ended, nothing else uses the resource.
             self.worker.shutdown()
         else:
-            log.warning("The model thread did not stop within %d ms", timeout_ms)
+            log.warning("Thread %s did not stop within %d ms", self.thread.objectName(),
+                        timeout_ms)
         return finished

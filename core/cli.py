@@ -53,6 +53,8 @@ def build_parser(extend: Callable[[argparse._SubParsersAction], None] | None = N
     p.add_argument("--max-tokens", type=int, metavar="N", help="longest draft in tokens")
     p.add_argument("--seed", type=int, metavar="N", help="sampling seed (repeatable drafts)")
     p.add_argument("--model", metavar="FILE.gguf", help="model to use instead of the default")
+    p.add_argument("--no-kb", action="store_true",
+                   help="draft without the knowledge base even when one is set up")
     p.set_defaults(func=cmd_draft)
 
     models = sub.add_parser("models", help="list, import or install GGUF models")
@@ -187,13 +189,14 @@ def cmd_draft(ctx: Context) -> int:
     ticket = demo_ticket(args.demo) if args.demo is not None else load_ticket_file(args.ticket)
     if args.max_tokens is not None and not 1 <= args.max_tokens <= 4096:
         raise KefuError("--max-tokens must be between 1 and 4096.")
+    sources = None if args.no_kb else _retrieve(ctx, ticket)
     engine = _load_engine(ctx, args.model)
     stop = StopFlag()
     previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
     result: DraftResult | None = None
     try:
         for event in draft(engine, ticket, ctx.settings, stop=stop, max_tokens=args.max_tokens,
-                           seed=args.seed):
+                           seed=args.seed, sources=sources):
             if isinstance(event, DraftNotes):
                 for note in event.notes:
                     print(f"kefu: note: {note}", file=sys.stderr)
@@ -212,10 +215,39 @@ def cmd_draft(ctx: Context) -> int:
         print(json.dumps(result.to_json(), ensure_ascii=False))
     else:
         sys.stdout.write("\n")
+        for source in result.citations:
+            print(f"kefu: [{source.number}] {source.source}", file=sys.stderr)
+        if result.unsupported:
+            print("kefu: check these figures, found in no cited passage: "
+                  + ", ".join(result.unsupported), file=sys.stderr)
         print(f"kefu: {result.tokens} tokens in {result.seconds:.1f}s "
               f"({result.tokens_per_second:.1f} tokens/s), {result.stop_reason}",
               file=sys.stderr)
     return 130 if result.stop_reason == "cancelled" else 0
+
+
+def _retrieve(ctx: Context, ticket):
+    """Passages for ``ticket`` from the workspace's knowledge base; None when it has none."""
+    from core.kb.grounding import retrieval_query, sources_from_hits
+    from core.kb.manifest import Manifest
+
+    kb_dir = ctx.workspace.kb_dir
+    if ctx.settings.kb_results == 0 or not (kb_dir / "manifest.sqlite").exists():
+        return None
+    manifest = Manifest(kb_dir / "manifest.sqlite")
+    try:
+        if not manifest.folders():
+            return None
+    finally:
+        manifest.close()
+    from core.kb.service import open_kb
+
+    kb = open_kb(ctx.workspace, ctx.settings)
+    try:
+        hits = kb.search(retrieval_query(ticket), k=ctx.settings.kb_results)
+    finally:
+        kb.close()
+    return sources_from_hits(hits)
 
 
 def cmd_models_list(ctx: Context) -> int:
@@ -287,10 +319,12 @@ def _print_summary(summary, as_json: bool) -> None:
 
 
 def _kb_sync(ctx: Context) -> int:
+    from core.hardware import physical_cores
     from core.kb.index import IndexProgress, IndexSummary
     from core.kb.service import open_kb
 
-    kb = open_kb(ctx.workspace, ctx.settings)
+    # Nothing drafts in this process: the embedder may use every core.
+    kb = open_kb(ctx.workspace, ctx.settings, threads=physical_cores())
     stop = StopFlag()
     previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
     summary = None

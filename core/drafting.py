@@ -8,11 +8,12 @@ so a GUI, the CLI and the benchmarks all drive the same code.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator, Union
+from typing import Iterator, Sequence, Union
 
 from core.engine import (Engine, GenerationDone, PromptProgress, SamplingParams, StopFlag,
                          TokenDelta)
 from core.errors import EngineNotLoadedError
+from core.kb.grounding import Source, cited_numbers, unsupported_figures
 from core.prompt import build_prompt
 from core.settings import Settings
 from core.tickets import Ticket
@@ -25,6 +26,7 @@ CONTEXT_MARGIN = 16
 class DraftNotes:
     lang: str
     notes: tuple[str, ...]
+    sources: tuple[Source, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ class DraftResult:
     tokens_per_second: float
     stop_reason: str
     notes: tuple[str, ...] = field(default=())
+    citations: tuple[Source, ...] = field(default=())     # the passages the draft cites
+    unsupported: tuple[str, ...] = field(default=())      # figures found in no cited passage
 
     def to_json(self) -> dict:
         return {
@@ -49,6 +53,9 @@ class DraftResult:
             "first_token_seconds": round(self.first_token_seconds, 3),
             "tokens_per_second": round(self.tokens_per_second, 2),
             "stop_reason": self.stop_reason, "notes": list(self.notes),
+            "citations": [{"number": c.number, "source": c.source, "text": c.text}
+                          for c in self.citations],
+            "unsupported": list(self.unsupported),
         }
 
 
@@ -87,7 +94,14 @@ class MarkerFilter:
 
 
 def draft(engine: Engine, ticket: Ticket, settings: Settings, *, stop: StopFlag,
-          max_tokens: int | None = None, seed: int | None = None) -> Iterator[DraftEvent]:
+          max_tokens: int | None = None, seed: int | None = None,
+          sources: Sequence[Source] | None = None) -> Iterator[DraftEvent]:
+    """Stream a draft of ``ticket``.
+
+    ``sources`` are the knowledge-base passages retrieved for the ticket: ``None`` when
+    there is no knowledge base, an empty list when it had nothing relevant (the draft is
+    then told to promise nothing and say the agent will check).
+    """
     info = engine.info
     if info is None:
         raise EngineNotLoadedError("No model is loaded; load one before drafting.")
@@ -98,8 +112,12 @@ def draft(engine: Engine, ticket: Ticket, settings: Settings, *, stop: StopFlag,
                             seed=params.seed)
     budget = info.n_ctx - params.max_tokens - CONTEXT_MARGIN
     prompt = build_prompt(ticket, settings, budget_tokens=budget,
-                          count_tokens=engine.count_tokens)
-    yield DraftNotes(lang=prompt.lang, notes=prompt.notes)
+                          count_tokens=engine.count_tokens, sources=sources)
+    notes = prompt.notes
+    if sources is not None and not sources:
+        notes += ("No knowledge-base passage matched this ticket: the draft states no "
+                  "policy. Check the facts before sending.",)
+    yield DraftNotes(lang=prompt.lang, notes=notes, sources=tuple(sources or ()))
     clean = MarkerFilter()
     written: list[str] = []
     for event in engine.generate(prompt.messages, params, stop=stop):
@@ -113,12 +131,16 @@ def draft(engine: Engine, ticket: Ticket, settings: Settings, *, stop: StopFlag,
             if tail:
                 written.append(tail)
                 yield TokenDelta(tail)
+            text = "".join(written).strip()
+            by_number = {s.number: s for s in sources or ()}
+            cited = tuple(by_number[n] for n in cited_numbers(text) if n in by_number)
             yield DraftResult(
-                text="".join(written).strip(), lang=prompt.lang, model=info.model_name,
+                text=text, lang=prompt.lang, model=info.model_name,
                 tokens=event.tokens, prompt_tokens=event.prompt_tokens,
                 reused_tokens=event.reused_tokens, seconds=event.seconds,
                 first_token_seconds=event.prompt_seconds,
                 tokens_per_second=event.tokens_per_second, stop_reason=event.stop_reason,
-                notes=prompt.notes)
+                notes=notes, citations=cited,
+                unsupported=tuple(unsupported_figures(text, cited, ticket)))
         else:
             yield event

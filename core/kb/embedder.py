@@ -78,12 +78,30 @@ def _set_offline() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
+def _limit_torch_threads(threads: int) -> None:
+    """Fix torch's CPU threads before it does any parallel work.
+
+    torch and llama.cpp each run an OpenMP pool; torch's idle workers spin and, on a
+    two-core machine, made llama.cpp's prompt reading 10x slower in the same process
+    (docs/benchmarks.md).  A process that also drafts uses one torch thread, which
+    creates no pool at all; ``kefu kb add`` alone may use every core.
+    """
+    import torch
+
+    torch.set_num_threads(max(1, threads))
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # already set, or inter-op work already ran
+        pass
+
+
 class SentenceTransformerEmbedder:
     def __init__(self, folder: Path, *, name: str, query_prefix: str = "",
                  passage_prefix: str = "", max_seq_length: int = 256,
-                 batch_size: int = 32) -> None:
+                 batch_size: int = 32, threads: int = 1) -> None:
         _set_offline()
         started = time.perf_counter()
+        _limit_torch_threads(threads)
         try:
             import transformers
             from sentence_transformers import SentenceTransformer
@@ -128,13 +146,15 @@ def available(models_dir: Path) -> dict[str, Path]:
     return out
 
 
-def load_embedder(setting: str, models_dir: Path) -> SentenceTransformerEmbedder:
+def load_embedder(setting: str, models_dir: Path, *,
+                  threads: int = 1) -> SentenceTransformerEmbedder:
     """``setting`` is a known model key, ``auto`` (the best installed) or a folder path."""
     if setting not in ("", "auto") and setting not in SPECS:
         folder = Path(setting).expanduser()
         if not (folder / "modules.json").is_file() and not (folder / "config.json").is_file():
             raise EmbedderError(f"{folder} is not a sentence-transformers model folder.")
-        return SentenceTransformerEmbedder(folder, name=f"custom:{folder.name}")
+        return SentenceTransformerEmbedder(folder, name=f"custom:{folder.name}",
+                                           threads=threads)
     found = available(models_dir)
     keys = [setting] if setting in SPECS else list(SPECS)
     for key in keys:
@@ -143,7 +163,8 @@ def load_embedder(setting: str, models_dir: Path) -> SentenceTransformerEmbedder
             return SentenceTransformerEmbedder(found[key], name=key,
                                                query_prefix=spec.query_prefix,
                                                passage_prefix=spec.passage_prefix,
-                                               max_seq_length=spec.max_seq_length)
+                                               max_seq_length=spec.max_seq_length,
+                                               threads=threads)
     raise EmbedderError(
         "No embedding model is installed" + (f" for {setting!r}" if setting in SPECS else "")
         + f" (looked in {models_dir} and the installed packages). Run `scripts/dev.sh setup`.")

@@ -306,6 +306,18 @@ class KnowledgeBase:
         (summary.updated if old is not None and old.status == INDEXED
          else summary.added).append(key)
 
+    def rebuild(self, *, stop: StopFlag | None = None) -> Iterator[IndexEvent]:
+        """Forget every passage and index all folders from scratch."""
+        with self.manifest.transaction():
+            for record in self.manifest.documents():
+                self._drop_vectors(record.path)
+                self.manifest.delete_document(record.path)
+        self._bm25 = None
+        yield from self.sync(stop=stop)
+
+    def documents(self):
+        return self.manifest.documents()
+
     # ---- search ----------------------------------------------------------------------------
     def _keyword_index(self) -> BM25:
         if self._bm25 is None:

@@ -226,8 +226,8 @@ def read_docx(path: Path, data: bytes) -> Document:
 
 
 # ---- FAQ tables -------------------------------------------------------------------------
-_QUESTION = ("question", "q", "问题", "問題")
-_ANSWER = ("answer", "a", "答案", "回答")
+_QUESTION = ("question", "问题", "問題")
+_ANSWER = ("answer", "答案", "回答")
 _ID = ("id", "faq_id")
 
 

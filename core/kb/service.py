@@ -8,6 +8,8 @@ from core.paths import Workspace
 from core.settings import Settings
 
 
-def open_kb(workspace: Workspace, settings: Settings) -> KnowledgeBase:
+def open_kb(workspace: Workspace, settings: Settings, *, threads: int = 1) -> KnowledgeBase:
+    """``threads``: torch CPU threads; more than one only where no model drafts in this
+    process (see ``embedder._limit_torch_threads``)."""
     return KnowledgeBase(workspace.kb_dir, embedder_factory=lambda: load_embedder(
-        settings.kb_embedder, workspace.models_dir))
+        settings.kb_embedder, workspace.models_dir, threads=threads))

@@ -1,0 +1,119 @@
+"""The knowledge-base worker: one object on its own thread that owns the index.
+
+Like the model worker it is reached only through queued signals; cancellation
+goes through a ``StopFlag`` any thread may set.  Loading the embedding model
+(torch, sentence-transformers) happens here, on first use, never before the
+window is up.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Callable
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from core.engine import StopFlag
+from core.errors import KefuError
+from core.kb.grounding import retrieval_query, sources_from_hits
+from core.kb.index import IndexProgress, IndexSummary, KnowledgeBase
+from core.tickets import Ticket
+
+log = logging.getLogger("kefu.app.kb")
+
+
+class KbWorker(QObject):
+    # inputs
+    request_sync = Signal(bool)                  # rebuild from scratch?
+    request_add = Signal(list)                   # paths (str)
+    request_remove = Signal(str)
+    request_search = Signal(int, object, int)    # request id, Ticket, k
+    request_documents = Signal()
+
+    # outputs
+    progress = Signal(int, int, str)             # done, total, current document
+    summary = Signal(object)                     # IndexSummary
+    documents = Signal(list, list)               # folders, DocumentRecords
+    search_done = Signal(int, object)            # request id, list[Source] (or None: no KB)
+    failed = Signal(str)
+
+    def __init__(self, kb_factory: Callable[[], KnowledgeBase]) -> None:
+        super().__init__()
+        self._factory = kb_factory
+        self._kb: KnowledgeBase | None = None
+        self.stop_flag = StopFlag()
+        self.request_sync.connect(self._sync)
+        self.request_add.connect(self._add)
+        self.request_remove.connect(self._remove)
+        self.request_search.connect(self._search)
+        self.request_documents.connect(self._documents)
+
+    @property
+    def kb(self) -> KnowledgeBase:
+        if self._kb is None:
+            self._kb = self._factory()
+        return self._kb
+
+    def _report(self, exc: Exception) -> None:
+        if isinstance(exc, KefuError):
+            self.failed.emit(str(exc))
+        else:
+            log.exception("Knowledge-base worker error")
+            self.failed.emit(f"Unexpected error in the knowledge base: {exc!r}")
+
+    @Slot()
+    def _documents(self) -> None:
+        try:
+            self.documents.emit(self.kb.folders(), self.kb.documents())
+        except Exception as exc:  # noqa: BLE001 - reported, never swallowed
+            self._report(exc)
+
+    @Slot(bool)
+    def _sync(self, rebuild: bool) -> None:
+        self.stop_flag.clear()
+        try:
+            events = (self.kb.rebuild if rebuild else self.kb.sync)(stop=self.stop_flag)
+            for event in events:
+                if isinstance(event, IndexProgress):
+                    self.progress.emit(event.done, event.total, event.current)
+                elif isinstance(event, IndexSummary):
+                    self.summary.emit(event)
+        except Exception as exc:  # noqa: BLE001
+            self._report(exc)
+        self._documents()
+
+    @Slot(list)
+    def _add(self, paths: list) -> None:
+        try:
+            self.kb.add_paths([Path(p) for p in paths])
+        except Exception as exc:  # noqa: BLE001
+            self._report(exc)
+            return
+        self._sync(False)
+
+    @Slot(str)
+    def _remove(self, path: str) -> None:
+        try:
+            self.kb.remove_path(Path(path))
+        except Exception as exc:  # noqa: BLE001
+            self._report(exc)
+            return
+        self._sync(False)
+
+    @Slot(int, object, int)
+    def _search(self, request_id: int, ticket: Ticket, k: int) -> None:
+        try:
+            if k == 0 or not self.kb.folders():
+                self.search_done.emit(request_id, None)
+                return
+            hits = self.kb.search(retrieval_query(ticket), k=k)
+            self.search_done.emit(request_id, sources_from_hits(hits))
+        except Exception as exc:  # noqa: BLE001
+            self._report(exc)
+            self.search_done.emit(request_id, None)  # draft without it rather than not at all
+
+    def shutdown(self) -> None:
+        if self._kb is not None:
+            self._kb.close()
+
