@@ -6,6 +6,7 @@ requests and shows progress, and Cancel stops between documents or batches.
 
 from __future__ import annotations
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QDialog, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
                                QListWidget, QProgressBar, QPushButton, QTableWidget,
                                QTableWidgetItem, QVBoxLayout)
@@ -17,6 +18,8 @@ STATUS_TEXT = {"indexed": "Indexed", "skipped": "Skipped", "indexing": "Interrup
 
 
 class KbDialog(QDialog):
+    indexing_done = Signal(object)   # IndexSummary, on the GUI thread
+
     def __init__(self, worker: KbWorker, parent=None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Knowledge base · 知识库")
@@ -132,6 +135,7 @@ class KbDialog(QDialog):
         if summary.cancelled:
             text = "Cancelled; the next Update resumes where it stopped. " + text
         self.summary_label.setText(text)
+        self.indexing_done.emit(summary)
 
     def _on_documents(self, folders: list, documents: list) -> None:
         self.folders.clear()

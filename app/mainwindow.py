@@ -56,6 +56,7 @@ class MainWindow(QMainWindow):
     model_load_failed = Signal(str)
     draft_finished = Signal(object)      # DraftResult
     draft_failed = Signal(str)
+    kb_indexed = Signal(object)          # IndexSummary
     model_imported = Signal(str)
     model_import_failed = Signal(str)
 
@@ -108,6 +109,7 @@ class MainWindow(QMainWindow):
             self.kb_worker = KbWorker(kb_factory)
             self._kb_thread = OwnerThread(self.kb_worker, name="kefu-kb")
             self.kb_worker.search_done.connect(self._on_sources)
+            self.kb_worker.summary.connect(self.kb_indexed)
             self.kb_worker.failed.connect(
                 lambda m: self.show_note(f"Knowledge base: {m}", error=True))
         self._pending_ticket: Ticket | None = None

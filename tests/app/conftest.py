@@ -22,13 +22,14 @@ def make_window(qtbot, tmp_path):
     windows = []
 
     def make(engine: FakeEngine | None = None, *, tickets=TICKETS, model_path="fake.gguf",
-             settings: Settings | None = None):
+             settings: Settings | None = None, kb_factory=None):
         from app.mainwindow import MainWindow
 
         engine = engine or FakeEngine()
         window = MainWindow(workspace=Workspace.at(tmp_path / "ws").ensure(),
                             settings=settings or Settings(), tickets=list(tickets),
-                            engine_factory=lambda: engine, model_path=model_path)
+                            engine_factory=lambda: engine, model_path=model_path,
+                            kb_factory=kb_factory)
         qtbot.addWidget(window)
         windows.append(window)
         window.show()
