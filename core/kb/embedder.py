@@ -153,6 +153,13 @@ def load_embedder(setting: str, models_dir: Path, *,
         folder = Path(setting).expanduser()
         if not (folder / "modules.json").is_file() and not (folder / "config.json").is_file():
             raise EmbedderError(f"{folder} is not a sentence-transformers model folder.")
+        spec = SPECS.get(folder.name)
+        if spec is not None:  # a known model kept elsewhere: same name, prefixes and index
+            return SentenceTransformerEmbedder(folder, name=spec.key,
+                                               query_prefix=spec.query_prefix,
+                                               passage_prefix=spec.passage_prefix,
+                                               max_seq_length=spec.max_seq_length,
+                                               threads=threads)
         return SentenceTransformerEmbedder(folder, name=f"custom:{folder.name}",
                                            threads=threads)
     found = available(models_dir)

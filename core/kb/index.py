@@ -26,6 +26,7 @@ from core.kb.embedder import Embedder
 from core.kb.keyword import BM25
 from core.kb.manifest import INDEXED, INDEXING, SKIPPED, Manifest
 from core.kb.readers import SUPPORTED, read_document
+from core.lang import detect_language
 
 log = logging.getLogger("kefu.kb")
 
@@ -84,6 +85,27 @@ class SearchParams:
     min_keyword: float = 0.5        # or one holding this share of the query's keyword weight
     keyword_weight: float = 0.3
     candidates: int = 30
+    mode: str = "hybrid"            # or "vector" / "keyword" alone, for measuring
+    # Multilingual embedders rate a passage in the query's own language higher than an
+    # equally relevant one in the other language; this evens that out (cross-lingual).
+    cross_lingual_bonus: float = 0.0
+    # Slots of the k results kept for the best passages in the other language, so a
+    # Chinese question still sees the English page that answers it (and the reverse).
+    other_language_slots: int = 0
+
+
+# Per embedding model, since their similarity scales differ (e5's cosine similarities
+# crowd between 0.7 and 0.9, so a keyword score must weigh little beside them).  Tuned
+# with bench/kb_bench.py on the demo knowledge base and its query sets (docs/benchmarks.md).
+_PARAMS = {
+    "multilingual-e5-small": SearchParams(min_similarity=0.80, keyword_weight=0.03,
+                                          other_language_slots=2),
+    "all-MiniLM-L6-v2": SearchParams(min_similarity=0.35, keyword_weight=0.1),
+}
+
+
+def params_for(embedder_name: str) -> SearchParams:
+    return _PARAMS.get(embedder_name, SearchParams())
 
 
 def content_hash(data: bytes) -> str:
@@ -119,7 +141,17 @@ class KnowledgeBase:
         self._collection = None
         self._client = None
         self._bm25: BM25 | None = None
-        self.params = params or SearchParams()
+        self._params = params
+
+    @property
+    def params(self) -> SearchParams:
+        if self._params is None:
+            self._params = params_for(self.embedder.name)
+        return self._params
+
+    @params.setter
+    def params(self, value: SearchParams) -> None:
+        self._params = value
 
     # ---- resources, created on first use (they are slow to import and load) ----------------
     @property
@@ -334,14 +366,18 @@ class KnowledgeBase:
         if count == 0:
             return []
         vector = self.embedder.embed_query(query[:2000])
-        result = self.collection.query(query_embeddings=[vector],
-                                       n_results=min(p.candidates, count),
-                                       include=["distances"])
-        similarity = {cid: 1.0 - float(d) for cid, d in zip(result["ids"][0],
-                                                          result["distances"][0])}
-        bm25 = self._keyword_index()
-        top = bm25.max_score(query) or 1.0
-        keyword = {cid: min(1.0, s / top) for cid, s in bm25.search(query, p.candidates)}
+        similarity: dict[str, float] = {}
+        if p.mode != "keyword":
+            result = self.collection.query(query_embeddings=[vector],
+                                           n_results=min(p.candidates, count),
+                                           include=["distances"])
+            similarity = {cid: 1.0 - float(d) for cid, d in zip(result["ids"][0],
+                                                              result["distances"][0])}
+        keyword: dict[str, float] = {}
+        if p.mode != "vector":
+            bm25 = self._keyword_index()
+            top = bm25.max_score(query) or 1.0
+            keyword = {cid: min(1.0, s / top) for cid, s in bm25.search(query, p.candidates)}
         candidates = [cid for cid in set(similarity) | set(keyword)
                       if similarity.get(cid, 0.0) >= p.min_similarity
                       or keyword.get(cid, 0.0) >= p.min_keyword]
@@ -349,22 +385,32 @@ class KnowledgeBase:
             return []
         # A keyword-only candidate has no similarity from the top-N query: compute it.
         missing = [cid for cid in candidates if cid not in similarity]
-        if missing:
+        if missing and p.mode != "keyword":
             got = self.collection.get(ids=missing, include=["embeddings"])
             for cid, emb in zip(got["ids"], got["embeddings"]):
                 similarity[cid] = float(np.dot(np.asarray(emb, dtype=np.float32), vector))
         chunks = self.manifest.chunks_by_id(candidates)
+        query_lang = detect_language(query)[:2]
+
+        def adjusted(cid: str) -> float:
+            sim = similarity.get(cid, 0.0)
+            if p.cross_lingual_bonus and detect_language(chunks[cid].text)[:2] != query_lang:
+                sim += p.cross_lingual_bonus
+            return sim
+
         scored = sorted(
             (SearchHit(chunk=chunks[cid],
-                       score=similarity.get(cid, 0.0) + p.keyword_weight * keyword.get(cid, 0.0),
+                       score=adjusted(cid) + p.keyword_weight * keyword.get(cid, 0.0),
                        similarity=similarity.get(cid, 0.0), keyword=keyword.get(cid, 0.0))
              for cid in candidates if cid in chunks),
             key=lambda h: h.score, reverse=True)
-        hits: list[SearchHit] = []
+        unique: list[SearchHit] = []
         for hit in scored:
-            if any(_near_duplicate(hit.chunk.text, kept.chunk.text) for kept in hits):
-                continue
-            hits.append(hit)
-            if len(hits) == k:
-                break
-        return hits
+            if not any(_near_duplicate(hit.chunk.text, kept.chunk.text) for kept in unique):
+                unique.append(hit)
+        if not p.other_language_slots:
+            return unique[:k]
+        other = [h for h in unique if detect_language(h.chunk.text)[:2] != query_lang]
+        reserved = other[:min(p.other_language_slots, k - 1)]
+        rest = [h for h in unique if h not in reserved][:k - len(reserved)]
+        return sorted(rest + reserved, key=lambda h: h.score, reverse=True)

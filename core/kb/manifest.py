@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS documents (
     kind TEXT NOT NULL DEFAULT '', updated REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS chunks (
     id TEXT PRIMARY KEY, path TEXT NOT NULL, ordinal INTEGER NOT NULL, source TEXT NOT NULL,
-    text TEXT NOT NULL, headings TEXT NOT NULL, page INTEGER, row_id TEXT);
+    text TEXT NOT NULL, headings TEXT NOT NULL, page INTEGER, row_id TEXT, embed TEXT);
 CREATE INDEX IF NOT EXISTS chunks_path ON chunks(path);
 """
 
@@ -125,9 +125,9 @@ class Manifest:
 
     def add_chunks(self, chunks: Iterable[Chunk]) -> None:
         self.db.executemany(
-            "INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(c.id, c.path, c.ordinal, c.source, c.text, c.headings, c.page, c.row_id)
-             for c in chunks])
+            "INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(c.id, c.path, c.ordinal, c.source, c.text, c.headings, c.page, c.row_id,
+              c.embed) for c in chunks])
 
     def delete_chunks(self, path: str) -> None:
         self.db.execute("DELETE FROM chunks WHERE path = ?", (path,))
@@ -138,15 +138,16 @@ class Manifest:
             part = ids[start:start + 500]
             marks = ",".join("?" * len(part))
             for row in self.db.execute(
-                    f"SELECT id, source, path, ordinal, text, headings, page, row_id FROM chunks "
+                    f"SELECT id, source, path, ordinal, text, headings, page, row_id, embed "
+                    f"FROM chunks "
                     f"WHERE id IN ({marks})", part):
                 out[row[0]] = Chunk(*row)
         return out
 
     def iter_indexed_chunks(self) -> Iterator[Chunk]:
         for row in self.db.execute(
-                "SELECT c.id, c.source, c.path, c.ordinal, c.text, c.headings, c.page, c.row_id "
-                "FROM chunks c JOIN documents d ON d.path = c.path WHERE d.status = ?",
+                "SELECT c.id, c.source, c.path, c.ordinal, c.text, c.headings, c.page, c.row_id, "
+                "c.embed FROM chunks c JOIN documents d ON d.path = c.path WHERE d.status = ?",
                 (INDEXED,)):
             yield Chunk(*row)
 

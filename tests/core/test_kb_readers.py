@@ -78,7 +78,9 @@ def test_faq_tables(tmp_path):
     doc = read_document(write(tmp_path, "faq.jsonl", "\n".join(lines)))
     assert [s.row_id for s in doc.sections] == ["1", "42"]
     chunks = chunk_document(doc, path=str(tmp_path / "faq.jsonl"), content_hash="h")
-    assert chunks[1].source.endswith("faq.jsonl#42")
+    assert {c.source.rsplit("/", 1)[-1] for c in chunks} == {"faq.jsonl#1", "faq.jsonl#42"}
+    twins = [c for c in chunks if c.row_id == "42"]
+    assert [c.embed_text for c in twins] == ["Q2\nA2", "Q2"]  # found by its question too
     with pytest.raises(KbError, match="no question or answer column.*columns found: a, b"):
         read_document(write(tmp_path, "x.csv", "a,b\n1,2\n"))
     with pytest.raises(KbError, match="line 2 is not JSON"):

@@ -1,0 +1,200 @@
+"""Measure the knowledge base: retrieval quality, indexing throughput, search latency.
+
+    python bench/kb_bench.py retrieval [--embedder KEY] [--json]
+    python bench/kb_bench.py speed [--chunks 50000] [--json]
+
+Retrieval: ../shared/eval/faq.jsonl indexed (question and answer of each entry) and
+queried with faq_queries.jsonl; and the demo knowledge base (resources/demo/kb) queried
+with bench/kb_queries/{en,zh,cross}.jsonl.  Each in hybrid, vector-only and
+keyword-only mode.  The evaluation data is read in place, never copied into the repo.
+Results are recorded in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from core.hardware import physical_cores  # noqa: E402
+from core.kb.embedder import load_embedder  # noqa: E402
+from core.kb.index import KnowledgeBase, SearchParams  # noqa: E402
+from core.paths import Workspace  # noqa: E402
+
+EVAL = ROOT.parent / "shared" / "eval"
+DEMO_KB = ROOT / "resources" / "demo" / "kb"
+QUERIES = ROOT / "bench" / "kb_queries"
+MODES = ("hybrid", "vector", "keyword")
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+
+
+def hits_at(kb: KnowledgeBase, queries: list[tuple[str, set[str]]], relative_to: Path) -> dict:
+    h1 = h3 = h5 = 0
+    for query, expected in queries:
+        results = [_rel(h.chunk.source, relative_to) for h in kb.search(query, k=5)]
+        h1 += bool(set(results[:1]) & expected)
+        h3 += bool(set(results[:3]) & expected)
+        h5 += bool(set(results[:5]) & expected)
+    n = len(queries)
+    return {"n": n, "hit@1": round(h1 / n, 3), "hit@3": round(h3 / n, 3),
+            "hit@5": round(h5 / n, 3)}
+
+
+def _rel(source: str, base: Path) -> str:
+    path, _, row = source.partition("#")
+    try:
+        rel = Path(path).resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        rel = path
+    return f"{rel}#{row}" if row else rel
+
+
+def retrieval(embedder_key: str) -> dict:
+    models_dir = Workspace.user_default().models_dir
+    embedder = load_embedder(embedder_key, models_dir, threads=physical_cores())
+    out: dict = {"embedder": embedder.name}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        # FAQ eval set, written as an FAQ table in a temporary folder.
+        faq_dir = tmp / "faq"
+        faq_dir.mkdir()
+        rows = read_jsonl(EVAL / "faq.jsonl")
+        (faq_dir / "faq.jsonl").write_text("\n".join(json.dumps(
+            {"faq_id": r["faq_id"], "question": r["question"], "answer": r["answer"]},
+            ensure_ascii=False) for r in rows), encoding="utf-8")
+        kb = KnowledgeBase(tmp / "kb-faq", embedder_factory=lambda: embedder)
+        kb.add_paths([faq_dir])
+        list(kb.sync())
+        faq_queries = [(q["query"], {f"faq.jsonl#{q['faq_id']}"})
+                       for q in read_jsonl(EVAL / "faq_queries.jsonl")]
+        out["faq"] = {}
+        for mode in MODES:
+            kb.params = SearchParams(mode=mode, min_similarity=-1.0, min_keyword=0.0)
+            out["faq"][mode] = hits_at(kb, faq_queries, faq_dir)
+        kb.close()
+
+        kb = KnowledgeBase(tmp / "kb-demo", embedder_factory=lambda: embedder)
+        kb.add_paths([DEMO_KB])
+        list(kb.sync())
+        out["demo"] = {}
+        for name in ("en", "zh", "cross"):
+            queries = [(q["query"], set(q["expected"])) for q in read_jsonl(QUERIES /
+                                                                           f"{name}.jsonl")]
+            out["demo"][name] = {}
+            for mode in MODES:
+                kb.params = SearchParams(mode=mode, min_similarity=-1.0, min_keyword=0.0)
+                out["demo"][name][mode] = hits_at(kb, queries, DEMO_KB)
+        # With the shipped relevance thresholds (what users get).
+        kb.params = default_params(embedder.name)
+        out["demo_with_thresholds"] = {
+            name: hits_at(kb, [(q["query"], set(q["expected"])) for q in read_jsonl(
+                QUERIES / f"{name}.jsonl")], DEMO_KB) for name in ("en", "zh", "cross")}
+        kb.close()
+    return out
+
+
+def default_params(name: str) -> SearchParams:
+    from core.kb.index import params_for
+
+    return params_for(name)
+
+
+def speed(n_chunks: int) -> dict:
+    """Indexing throughput against bare sentence-transformers on the same chunks, and
+    search latency at ``n_chunks`` passages (query embedding included)."""
+    import numpy as np
+
+    from core.kb.chunking import chunk_document
+    from core.kb.readers import read_document
+
+    models_dir = Workspace.user_default().models_dir
+    embedder = load_embedder("auto", models_dir, threads=physical_cores())
+    chunks = []
+    for path in sorted(DEMO_KB.rglob("*")):
+        if path.is_file() and path.suffix in (".md", ".txt", ".csv"):
+            chunks += chunk_document(read_document(path), path=str(path), content_hash="x")
+    texts = [c.embed_text for c in chunks]
+    out: dict = {"embedder": embedder.name, "demo_chunks": len(texts)}
+
+    t0 = time.perf_counter()
+    embedder._model.encode([embedder.passage_prefix + t for t in texts], batch_size=32,
+                           normalize_embeddings=True, show_progress_bar=False)
+    bare = time.perf_counter() - t0
+    with tempfile.TemporaryDirectory() as tmp:
+        kb = KnowledgeBase(Path(tmp) / "kb", embedder_factory=lambda: embedder)
+        kb.add_paths([DEMO_KB])
+        t0 = time.perf_counter()
+        list(kb.sync())
+        indexed = time.perf_counter() - t0
+        kb.close()
+    out["bare_encode_chunks_per_s"] = round(len(texts) / bare, 1)
+    out["kefu_index_chunks_per_s"] = round(len(texts) / indexed, 1)
+    out["index_vs_bare"] = round(bare / indexed, 3)
+
+    # A large index: synthetic passages (random vectors, varied words) stored through the
+    # real chromadb; queries embed for real.
+    rng = np.random.default_rng(7)
+    words = ("refund return shipping parcel order invoice coupon warranty lamp kettle "
+             "退货 退款 运费 发票 优惠券 保修 快递 订单 台灯 水壶").split()
+    with tempfile.TemporaryDirectory() as tmp:
+        kb = KnowledgeBase(Path(tmp) / "kb", embedder_factory=lambda: embedder)
+        from core.kb.chunking import Chunk
+        batch = 2000
+        t0 = time.perf_counter()
+        with kb.manifest.transaction():
+            kb.manifest.put_document("synthetic", content_hash="s", size=0, mtime=0,
+                                     status="indexed", chunks=n_chunks)
+        for start in range(0, n_chunks, batch):
+            part = [Chunk(id=f"s{i}", source="synthetic", path="synthetic", ordinal=i,
+                          text=" ".join(rng.choice(words, 12)), headings="", page=None,
+                          row_id=None) for i in range(start, min(start + batch, n_chunks))]
+            vectors = rng.normal(size=(len(part), embedder.dimension)).astype(np.float32)
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+            with kb.manifest.transaction():
+                kb.manifest.add_chunks(part)
+            kb.collection.upsert(ids=[c.id for c in part], embeddings=vectors,
+                                 metadatas=[{"path": "synthetic", "source": "synthetic"}] *
+                                 len(part))
+        out["large_index_build_s"] = round(time.perf_counter() - t0, 1)
+        kb.search("warm up")  # builds the keyword index once
+        queries = ["我的退款什么时候到账", "where is my parcel", "发票怎么开",
+                   "coupon did not apply", "台灯坏了可以换吗", "warranty for the kettle"] * 10
+        times = []
+        for q in queries:
+            t0 = time.perf_counter()
+            kb.search(q)
+            times.append((time.perf_counter() - t0) * 1000)
+        kb.close()
+    times.sort()
+    out["search_chunks"] = n_chunks
+    out["search_ms_p50"] = round(statistics.median(times), 1)
+    out["search_ms_p95"] = round(times[int(len(times) * 0.95) - 1], 1)
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="what", required=True)
+    r = sub.add_parser("retrieval")
+    r.add_argument("--embedder", default="auto")
+    s = sub.add_parser("speed")
+    s.add_argument("--chunks", type=int, default=50000)
+    args = parser.parse_args()
+    result = retrieval(args.embedder) if args.what == "retrieval" else speed(args.chunks)
+    print(json.dumps(result, ensure_ascii=False, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
