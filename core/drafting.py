@@ -13,7 +13,7 @@ from typing import Iterator, Sequence, Union
 from core.engine import (Engine, GenerationDone, PromptProgress, SamplingParams, StopFlag,
                          TokenDelta)
 from core.errors import EngineNotLoadedError
-from core.kb.grounding import Source, cited_numbers, unsupported_figures
+from core.kb.grounding import Source, citations_for, unsupported_figures
 from core.prompt import build_prompt
 from core.settings import Settings
 from core.tickets import Ticket
@@ -132,8 +132,7 @@ def draft(engine: Engine, ticket: Ticket, settings: Settings, *, stop: StopFlag,
                 written.append(tail)
                 yield TokenDelta(tail)
             text = "".join(written).strip()
-            by_number = {s.number: s for s in sources or ()}
-            cited = tuple(by_number[n] for n in cited_numbers(text) if n in by_number)
+            cited = tuple(citations_for(text, sources or ()))
             yield DraftResult(
                 text=text, lang=prompt.lang, model=info.model_name,
                 tokens=event.tokens, prompt_tokens=event.prompt_tokens,

@@ -66,6 +66,34 @@ def cited_numbers(text: str) -> list[int]:
     return seen
 
 
+def attributed_numbers(text: str, sources: Sequence[Source], *,
+                       min_overlap: float = 0.6, min_tokens: int = 3) -> list[int]:
+    """Sources a draft uses without citing them: a sentence whose words are mostly in
+    one passage is attributed to it.  Small models often use a passage's facts but
+    forget the [n] marker; the agent still needs to see where the facts came from."""
+    from core.kb.chunking import split_sentences
+    from core.kb.keyword import tokenize
+
+    source_tokens = [(s.number, set(tokenize(s.text))) for s in sources]
+    found: list[int] = []
+    for sentence in split_sentences(_CITATION.sub(" ", text)):
+        tokens = set(tokenize(sentence))
+        if len(tokens) < min_tokens:
+            continue
+        best = max(source_tokens, key=lambda st: len(tokens & st[1]), default=None)
+        if best and len(tokens & best[1]) / len(tokens) >= min_overlap and best[0] not in found:
+            found.append(best[0])
+    return found
+
+
+def citations_for(text: str, sources: Sequence[Source]) -> list[Source]:
+    """The passages a draft cites with [n], then those it uses without a marker."""
+    by_number = {s.number: s for s in sources}
+    numbers = [n for n in cited_numbers(text) if n in by_number]
+    numbers += [n for n in attributed_numbers(text, sources) if n not in numbers]
+    return [by_number[n] for n in numbers]
+
+
 def _value(raw: str) -> str:
     if raw[0] in _ZH_DIGITS:
         if raw == "十":

@@ -22,7 +22,7 @@ def test_sources_are_numbered_in_the_data_turn_and_citing_is_asked():
     data, instruction = prompt.messages[1].content, prompt.messages[-1].content
     assert "[1] (returns.md › Refunds)\nCard refunds take 5-10 business days." in data
     assert "[2] (faq.csv#FAQ-3)" in data
-    assert "cite each passage" in instruction
+    assert "square brackets" in instruction
 
 
 def test_no_relevant_source_forbids_policy_and_says_so():
@@ -58,3 +58,16 @@ def test_figure_extraction():
     assert unsupported_figures("满99元包邮 [1]", [Source(1, "s", "订单满99元包邮。")],
                                TICKET) == []
     assert unsupported_figures("[tracking number] within 3 days", [], TICKET) == ["3 days"]
+
+
+def test_uncited_use_of_a_passage_is_attributed():
+    from core.kb.grounding import citations_for
+
+    sources = [Source(1, "/kb/gift.md", "Lumen gift cards never expire and work on sale items."),
+               Source(2, "/kb/ship.md", "Orders ship within two business days.")]
+    draft_text = ("Thank you for asking! Lumen gift cards never expire, and they work on sale "
+                  "items. Anything else?")
+    assert [s.number for s in citations_for(draft_text, sources)] == [1]
+    assert [s.number for s in citations_for("Orders ship fast [2]. Gift cards never expire "
+                                             "on sale items.", sources)] == [2, 1]
+    assert citations_for("We will check and get back to you.", sources) == []
