@@ -80,7 +80,7 @@ def retrieval(embedder_key: str) -> dict:
                        for q in read_jsonl(EVAL / "faq_queries.jsonl")]
         out["faq"] = {}
         for mode in MODES:
-            kb.params = SearchParams(mode=mode, min_similarity=-1.0, min_keyword=0.0)
+            kb.params = unthresholded(embedder.name, mode)
             out["faq"][mode] = hits_at(kb, faq_queries, faq_dir)
         kb.close()
 
@@ -93,7 +93,7 @@ def retrieval(embedder_key: str) -> dict:
                                                                            f"{name}.jsonl")]
             out["demo"][name] = {}
             for mode in MODES:
-                kb.params = SearchParams(mode=mode, min_similarity=-1.0, min_keyword=0.0)
+                kb.params = unthresholded(embedder.name, mode)
                 out["demo"][name][mode] = hits_at(kb, queries, DEMO_KB)
         # With the shipped relevance thresholds (what users get).
         kb.params = default_params(embedder.name)
@@ -102,6 +102,15 @@ def retrieval(embedder_key: str) -> dict:
                 QUERIES / f"{name}.jsonl")], DEMO_KB) for name in ("en", "zh", "cross")}
         kb.close()
     return out
+
+
+def unthresholded(name: str, mode: str) -> SearchParams:
+    """The shipped parameters for this model, in ``mode``, with no relevance cut-off
+    (so hit@k measures ranking alone)."""
+    import dataclasses
+
+    return dataclasses.replace(default_params(name), mode=mode, min_similarity=-1.0,
+                               min_keyword=0.0)
 
 
 def default_params(name: str) -> SearchParams:

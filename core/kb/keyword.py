@@ -14,6 +14,8 @@ from collections import Counter, defaultdict
 from functools import lru_cache
 from typing import Iterable
 
+import numpy as np
+
 _WORD = re.compile(r"[a-z0-9]+(?:[-_.][a-z0-9]+)*|[\u4e00-\u9fff]+", re.IGNORECASE)
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _STOP = frozenset(
@@ -46,47 +48,57 @@ def tokenize(text: str) -> list[str]:
 
 
 class BM25:
-    """Okapi BM25 over (id, text) pairs."""
+    """Okapi BM25 over (id, text) pairs; postings are numpy arrays, so scoring a query
+    term present in tens of thousands of passages costs one vector operation."""
 
     def __init__(self, docs: Iterable[tuple[str, str]], *, k1: float = 1.2, b: float = 0.75):
         self.k1, self.b = k1, b
-        self.postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        postings: dict[str, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
         self.ids: list[str] = []
-        self.lengths: list[int] = []
+        lengths: list[int] = []
         for doc_id, text in docs:
             counts = Counter(tokenize(text))
             index = len(self.ids)
             self.ids.append(doc_id)
-            self.lengths.append(sum(counts.values()))
+            lengths.append(sum(counts.values()))
             for term, tf in counts.items():
-                self.postings[term].append((index, tf))
-        self.avg_length = (sum(self.lengths) / len(self.lengths)) if self.lengths else 0.0
+                docs_of, tfs = postings[term]
+                docs_of.append(index)
+                tfs.append(tf)
+        self.lengths = np.asarray(lengths, dtype=np.float32)
+        avg = float(self.lengths.mean()) if lengths else 0.0
+        # Per-passage length normalisation, computed once.
+        self.norm = (k1 * (1 - b + b * self.lengths / avg)) if lengths else self.lengths
+        self.postings = {term: (np.asarray(d, dtype=np.int32), np.asarray(t, dtype=np.float32))
+                         for term, (d, t) in postings.items()}
 
     def __len__(self) -> int:
         return len(self.ids)
 
-    def search(self, query: str, k: int) -> list[tuple[str, float]]:
+    def _idf(self, df: int) -> float:
         n = len(self.ids)
-        if not n:
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+    def search(self, query: str, k: int) -> list[tuple[str, float]]:
+        if not self.ids:
             return []
-        scores: dict[int, float] = defaultdict(float)
+        scores = np.zeros(len(self.ids), dtype=np.float32)
+        matched = False
         for term in set(tokenize(query)):
-            postings = self.postings.get(term)
-            if not postings:
+            posting = self.postings.get(term)
+            if posting is None:
                 continue
-            idf = math.log(1 + (n - len(postings) + 0.5) / (len(postings) + 0.5))
-            for index, tf in postings:
-                norm = self.k1 * (1 - self.b + self.b * self.lengths[index] / self.avg_length)
-                scores[index] += idf * tf * (self.k1 + 1) / (tf + norm)
-        best = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)[:k]
-        return [(self.ids[i], s) for i, s in best]
+            matched = True
+            docs, tfs = posting
+            scores[docs] += self._idf(len(docs)) * tfs * (self.k1 + 1) / (tfs + self.norm[docs])
+        if not matched:
+            return []
+        k = min(k, len(self.ids))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top])]
+        return [(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]
 
     def max_score(self, query: str) -> float:
         """The score a passage would get if it held every query term once (for scaling)."""
-        n = len(self.ids)
-        total = 0.0
-        for term in set(tokenize(query)):
-            postings = self.postings.get(term)
-            if postings:
-                total += math.log(1 + (n - len(postings) + 0.5) / (len(postings) + 0.5))
-        return total
+        return sum(self._idf(len(self.postings[t][0])) for t in set(tokenize(query))
+                   if t in self.postings)
