@@ -30,6 +30,7 @@ class KbWorker(QObject):
     request_remove = Signal(str)
     request_search = Signal(int, object, int)    # request id, Ticket, k
     request_documents = Signal()
+    request_warmup = Signal()                    # load the embedding model ahead of use
 
     # outputs
     progress = Signal(int, int, str)             # done, total, current document
@@ -48,6 +49,7 @@ class KbWorker(QObject):
         self.request_remove.connect(self._remove)
         self.request_search.connect(self._search)
         self.request_documents.connect(self._documents)
+        self.request_warmup.connect(self._warmup)
 
     @property
     def kb(self) -> KnowledgeBase:
@@ -67,6 +69,14 @@ class KbWorker(QObject):
         try:
             self.documents.emit(self.kb.folders(), self.kb.documents())
         except Exception as exc:  # noqa: BLE001 - reported, never swallowed
+            self._report(exc)
+
+    @Slot()
+    def _warmup(self) -> None:
+        try:
+            if self.kb.folders():
+                self.kb.embedder  # noqa: B018 - loads the model now, not at the first draft
+        except Exception as exc:  # noqa: BLE001
             self._report(exc)
 
     @Slot(bool)

@@ -279,6 +279,8 @@ class MainWindow(QMainWindow):
         self.device_label.setText(f"Device: {info.device}")
         self.device_label.setToolTip(info.offload_reason)
         self._update_buttons()
+        if self.kb_worker is not None:
+            self.kb_worker.request_warmup.emit()
         self.model_loaded.emit(info)
 
     def _on_load_failed(self, message: str) -> None:

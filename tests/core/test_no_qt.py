@@ -9,8 +9,9 @@ from tests.conftest import ROOT
 def test_importing_core_loads_no_qt():
     code = (
         "import sys, pkgutil, importlib, core\n"
-        "for m in pkgutil.iter_modules(core.__path__):\n"
-        "    importlib.import_module('core.' + m.name)\n"
+        "for m in pkgutil.walk_packages(core.__path__, 'core.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "assert 'core.kb.index' in sys.modules\n"
         "import app.launcher\n"
         "bad = sorted(n for n in sys.modules if n.startswith(('PySide6', 'shiboken6')))\n"
         "print(bad)\n"
