@@ -81,10 +81,10 @@ def _set_offline() -> None:
 def _limit_torch_threads(threads: int) -> None:
     """Fix torch's CPU threads before it does any parallel work.
 
-    torch and llama.cpp each run an OpenMP pool; torch's idle workers spin and, on a
-    two-core machine, made llama.cpp's prompt reading 10x slower in the same process
-    (docs/benchmarks.md).  A process that also drafts uses one torch thread, which
-    creates no pool at all; ``kefu kb add`` alone may use every core.
+    A process that also drafts (the app, ``kefu draft``) gives torch one thread, so a
+    search while a draft streams does not take llama.cpp's cores; ``kefu kb add`` alone
+    uses every core.  (On an idle machine, one search followed by a draft ran the same
+    either way: docs/benchmarks.md.)
     """
     import torch
 
