@@ -15,14 +15,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-TICK_MS = 5
-
-
 def main() -> int:
-    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtCore import QEventLoop
     from PySide6.QtWidgets import QApplication
 
     from app.kbworker import KbWorker
+    from app.stallbench import StallProbe
     from app.worker import OwnerThread
     from core.paths import Workspace
     from core.settings import Settings
@@ -35,31 +33,19 @@ def main() -> int:
     settings = Settings().replace(kb_embedder=str(real_models / "multilingual-e5-small"))
     worker = KbWorker(lambda: open_kb(workspace, settings))
     thread = OwnerThread(worker, name="kefu-kb")
-    gaps: list[float] = []
-    last = [time.perf_counter()]
-
-    def tick() -> None:
-        now = time.perf_counter()
-        gaps.append((now - last[0]) * 1000)
-        last[0] = now
-
-    timer = QTimer(interval=TICK_MS)
-    timer.timeout.connect(tick)
+    probe = StallProbe()
     loop = QEventLoop()
     result: dict = {}
     worker.summary.connect(lambda s: (result.update(s.to_json()), loop.quit()))
     worker.failed.connect(lambda m: (result.update(error=m), loop.quit()))
     started = time.perf_counter()
-    timer.start()
+    probe.start()
     worker.request_add.emit([str(ROOT / "resources" / "demo" / "kb")])
     loop.exec()
-    timer.stop()
+    probe.stop()
     thread.stop()
-    stalls = sorted(max(0.0, g - TICK_MS) for g in gaps) or [0.0]
     print(json.dumps({"seconds": round(time.perf_counter() - started, 1),
-                      "chunks": result.get("chunks"), "ticks": len(gaps),
-                      "max_stall_ms": round(stalls[-1], 1),
-                      "p99_stall_ms": round(stalls[int(len(stalls) * 0.99) - 1], 1),
+                      "chunks": result.get("chunks"), **probe.report(),
                       "error": result.get("error")}))
     return 0
 

@@ -45,6 +45,34 @@ class Document:
     encoding: str = ""
 
 
+class _Sections:
+    """Collects text under a stack of headings: a heading closes the text before it and
+    replaces the headings at its level and below."""
+
+    def __init__(self, *, joiner: str = "\n", clean=str.strip) -> None:
+        self.sections: list[Section] = []
+        self._stack: list[tuple[int, str]] = []
+        self._buffer: list[str] = []
+        self._joiner = joiner
+        self._clean = clean
+
+    def heading(self, level: int, title: str) -> None:
+        self.flush()
+        while self._stack and self._stack[-1][0] >= level:
+            self._stack.pop()
+        if title:
+            self._stack.append((level, title))
+
+    def text(self, line: str) -> None:
+        self._buffer.append(line)
+
+    def flush(self) -> None:
+        body = self._clean(self._joiner.join(self._buffer))
+        self._buffer.clear()
+        if body:
+            self.sections.append(Section(body, tuple(h for _, h in self._stack)))
+
+
 # ---- Markdown and plain text ----------------------------------------------------------
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 # Plain-text headings in Chinese documents: 一、安全须知 / （二）清洁 / 第三章 ...
@@ -53,32 +81,17 @@ _ZH_HEADING = re.compile(r"^\s*((?:[一二三四五六七八九十]+、)|(?:[（
 
 
 def _split_headed(text: str, *, markdown: bool) -> list[Section]:
-    sections: list[Section] = []
-    stack: list[tuple[int, str]] = []
-    buffer: list[str] = []
-
-    def flush() -> None:
-        body = "\n".join(buffer).strip()
-        buffer.clear()
-        if body:
-            sections.append(Section(text=body, headings=tuple(h for _, h in stack)))
-
+    out = _Sections()
     for line in text.splitlines():
-        level, title = 0, ""
         m = _MD_HEADING.match(line) if markdown else None
         if m:
-            level, title = len(m.group(1)), m.group(2).strip()
+            out.heading(len(m.group(1)), m.group(2).strip())
         elif not markdown and _ZH_HEADING.match(line):
-            level, title = 1, line.strip()
-        if level:
-            flush()
-            while stack and stack[-1][0] >= level:
-                stack.pop()
-            stack.append((level, title))
+            out.heading(1, line.strip())
         else:
-            buffer.append(line)
-    flush()
-    return sections
+            out.text(line)
+    out.flush()
+    return out.sections
 
 
 def read_text_file(path: Path, data: bytes) -> Document:
@@ -89,6 +102,11 @@ def read_text_file(path: Path, data: bytes) -> Document:
 
 
 # ---- HTML ---------------------------------------------------------------------------------
+def _clean_html_text(text: str) -> str:
+    text = re.sub(r"[ \t]+", " ", text)
+    return re.sub(r"\n\s*\n+", "\n", text).strip()
+
+
 class _HTMLSections(HTMLParser):
     _SKIP = {"script", "style", "noscript", "template", "head"}
     _BLOCK = {"p", "div", "li", "tr", "br", "section", "article", "table", "ul", "ol", "dd",
@@ -96,47 +114,36 @@ class _HTMLSections(HTMLParser):
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.sections: list[Section] = []
-        self.stack: list[tuple[int, str]] = []
-        self.buffer: list[str] = []
+        self.out = _Sections(joiner="", clean=_clean_html_text)
         self.skip = 0
         self.heading_level = 0
         self.heading_text: list[str] = []
-
-    def _flush(self) -> None:
-        body = re.sub(r"[ \t]+", " ", "".join(self.buffer))
-        body = re.sub(r"\n\s*\n+", "\n", body).strip()
-        self.buffer.clear()
-        if body:
-            self.sections.append(Section(body, tuple(h for _, h in self.stack)))
 
     def handle_starttag(self, tag, attrs):
         if tag in self._SKIP:
             self.skip += 1
         elif re.fullmatch(r"h[1-6]", tag):
-            self._flush()
             self.heading_level = int(tag[1])
             self.heading_text = []
         elif tag in self._BLOCK:
-            self.buffer.append("\n")
+            self.out.text("\n")
 
     def handle_endtag(self, tag):
         if tag in self._SKIP:
             self.skip = max(0, self.skip - 1)
         elif re.fullmatch(r"h[1-6]", tag) and self.heading_level:
-            title = " ".join("".join(self.heading_text).split())
-            while self.stack and self.stack[-1][0] >= self.heading_level:
-                self.stack.pop()
-            if title:
-                self.stack.append((self.heading_level, title))
+            self.out.heading(self.heading_level, " ".join("".join(self.heading_text).split()))
             self.heading_level = 0
         elif tag in self._BLOCK:
-            self.buffer.append("\n")
+            self.out.text("\n")
 
     def handle_data(self, data):
         if self.skip:
             return
-        (self.heading_text if self.heading_level else self.buffer).append(data)
+        if self.heading_level:
+            self.heading_text.append(data)
+        else:
+            self.out.text(data)
 
 
 def read_html(path: Path, data: bytes) -> Document:
@@ -144,8 +151,8 @@ def read_html(path: Path, data: bytes) -> Document:
     parser = _HTMLSections()
     parser.feed(text)
     parser.close()
-    parser._flush()
-    return Document(path, "html", tuple(parser.sections), encoding)
+    parser.out.flush()
+    return Document(path, "html", tuple(parser.out.sections), encoding)
 
 
 # ---- PDF ------------------------------------------------------------------------------------
@@ -192,37 +199,23 @@ def read_docx(path: Path, data: bytes) -> Document:
         document = docx.Document(io.BytesIO(data))
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise KbError(f"{path.name} is not a readable Word document ({exc}).") from None
-    sections: list[Section] = []
-    stack: list[tuple[int, str]] = []
-    buffer: list[str] = []
-
-    def flush() -> None:
-        body = "\n".join(buffer).strip()
-        buffer.clear()
-        if body:
-            sections.append(Section(body, tuple(h for _, h in stack)))
-
+    out = _Sections()
     for paragraph in document.paragraphs:
         style = (paragraph.style.name or "") if paragraph.style is not None else ""
-        level = None
-        if style.startswith("Heading ") and style[8:].isdigit():
-            level = int(style[8:])
-        elif style == "Title":
-            level = 0
-        if level is not None and paragraph.text.strip():
-            flush()
-            while stack and stack[-1][0] >= level:
-                stack.pop()
-            stack.append((level, paragraph.text.strip()))
-        elif paragraph.text.strip():
-            buffer.append(paragraph.text)
+        title = paragraph.text.strip()
+        if style.startswith("Heading ") and style[8:].isdigit() and title:
+            out.heading(int(style[8:]), title)
+        elif style == "Title" and title:
+            out.heading(0, title)
+        elif title:
+            out.text(paragraph.text)
     for table in document.tables:
         for row in table.rows:
             cells = [c.text.strip() for c in row.cells if c.text.strip()]
             if cells:
-                buffer.append(" | ".join(cells))
-    flush()
-    return Document(path, "docx", tuple(sections))
+                out.text(" | ".join(cells))
+    out.flush()
+    return Document(path, "docx", tuple(out.sections))
 
 
 # ---- FAQ tables -------------------------------------------------------------------------
