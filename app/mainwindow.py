@@ -276,7 +276,10 @@ class MainWindow(QMainWindow):
         self.load_bar.hide()
         self.model_label.setText(f"Model: {info.model_name} ({info.quantization}, "
                                  f"context {info.n_ctx})")
-        self.device_label.setText(f"Device: {info.device}")
+        device = f"Device: {info.device}"
+        if info.n_gpu_layers == 0 and "no GPU backend" in info.offload_reason:
+            device += " · no GPU backend in this llama.cpp build"
+        self.device_label.setText(device)
         self.device_label.setToolTip(info.offload_reason)
         self._update_buttons()
         if self.kb_worker is not None:

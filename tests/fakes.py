@@ -23,12 +23,13 @@ class FakeEngine:
 
     def __init__(self, *, reply: str = "Thank you for your message. We will check.",
                  n_ctx: int = 4096, token_delay: float = 0.0, batch: int = 64,
-                 fail_load: str | None = None) -> None:
+                 fail_load: str | None = None, offload_reason: str = "fake engine") -> None:
         self.reply = reply
         self.n_ctx = n_ctx
         self.token_delay = token_delay
         self.batch = batch
         self.fail_load = fail_load
+        self.offload_reason = offload_reason
         self._info: EngineInfo | None = None
         self._cache: list[int] = []
         self._owner: int | None = None
@@ -53,7 +54,7 @@ class FakeEngine:
         self._info = EngineInfo(
             model_path=str(path), model_name="fake-model", architecture="fake",
             quantization="F32", n_ctx=min(self.n_ctx, settings.n_ctx), n_threads=1,
-            n_gpu_layers=0, device="CPU (fake)", offload_reason="fake engine",
+            n_gpu_layers=0, device="CPU (fake)", offload_reason=self.offload_reason,
             chat_template="fake", load_seconds=0.0)
         return self._info
 

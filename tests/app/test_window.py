@@ -130,3 +130,11 @@ def test_queue_filter(make_window):
     window.filter_edit.setText("")
     assert window.proxy.rowCount() == 2
 
+
+
+def test_device_label_says_why_it_runs_on_the_cpu(make_window):
+    reason = "CPU only: this llama.cpp build has no GPU backend (install a CUDA build)"
+    window, _ = make_window(FakeEngine(offload_reason=reason))
+    assert window.device_label.text() == ("Device: CPU (fake) · no GPU backend in this "
+                                          "llama.cpp build")
+    assert window.device_label.toolTip() == reason

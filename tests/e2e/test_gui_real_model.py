@@ -25,6 +25,11 @@ def test_real_model_streams_into_the_composer(qtbot, tmp_path, small_model):
         window.start_loading()
     assert "qwen" in window.model_label.text().lower()
     assert window.device_label.text().startswith("Device: CPU")
+    from core.hardware import llama_build
+
+    if not llama_build().gpu_offload:  # the CPU build used here says why it is on the CPU
+        assert "no GPU backend" in window.device_label.text()
+        assert "no GPU backend" in window.device_label.toolTip()
     chunks = []
     window.worker.tokens.connect(lambda _id, text, _n: chunks.append(text))
     with qtbot.waitSignal(window.draft_finished, timeout=300000) as done:
