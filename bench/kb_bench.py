@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from core.hardware import physical_cores  # noqa: E402
 from core.kb.embedder import load_embedder  # noqa: E402
-from core.kb.index import KnowledgeBase, SearchParams  # noqa: E402
+from core.kb.index import KnowledgeBase, SearchParams, params_for  # noqa: E402
 from core.paths import Workspace  # noqa: E402
 
 EVAL = ROOT.parent / "shared" / "eval"
@@ -96,7 +96,7 @@ def retrieval(embedder_key: str) -> dict:
                 kb.params = unthresholded(embedder.name, mode)
                 out["demo"][name][mode] = hits_at(kb, queries, DEMO_KB)
         # With the shipped relevance thresholds (what users get).
-        kb.params = default_params(embedder.name)
+        kb.params = params_for(embedder.name)
         out["demo_with_thresholds"] = {
             name: hits_at(kb, [(q["query"], set(q["expected"])) for q in read_jsonl(
                 QUERIES / f"{name}.jsonl")], DEMO_KB) for name in ("en", "zh", "cross")}
@@ -109,14 +109,8 @@ def unthresholded(name: str, mode: str) -> SearchParams:
     (so hit@k measures ranking alone)."""
     import dataclasses
 
-    return dataclasses.replace(default_params(name), mode=mode, min_similarity=-1.0,
+    return dataclasses.replace(params_for(name), mode=mode, min_similarity=-1.0,
                                min_keyword=0.0)
-
-
-def default_params(name: str) -> SearchParams:
-    from core.kb.index import params_for
-
-    return params_for(name)
 
 
 def speed(n_chunks: int) -> dict:

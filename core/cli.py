@@ -20,6 +20,7 @@ from core import settings as settings_mod
 from core.drafting import DraftNotes, DraftResult, draft
 from core.engine import LlamaEngine, PromptProgress, StopFlag, TokenDelta
 from core.errors import KefuError
+from core.fsutil import jsonl_objects
 from core.logsetup import setup_logging
 from core.models import default_model_path, discover, import_model, model_dirs
 from core.paths import Workspace
@@ -79,10 +80,10 @@ def build_parser(extend: Callable[[argparse._SubParsersAction], None] | None = N
     p = ksub.add_parser("add", help="add files or folders and index them (incremental)")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_kb_add)
+    p.set_defaults(func=_kb_sync)
     p = ksub.add_parser("sync", help="re-index the folders already added (changed files only)")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_kb_sync)
+    p.set_defaults(func=_kb_sync)
     p = ksub.add_parser("remove", help="stop indexing a file or folder and drop its passages")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--json", action="store_true")
@@ -343,14 +344,6 @@ def _kb_sync(ctx: Context) -> int:
     return 130 if summary.cancelled else 0
 
 
-def cmd_kb_add(ctx: Context) -> int:
-    return _kb_sync(ctx)
-
-
-def cmd_kb_sync(ctx: Context) -> int:
-    return _kb_sync(ctx)
-
-
 def cmd_kb_remove(ctx: Context) -> int:
     from core.kb.service import open_kb
 
@@ -424,14 +417,8 @@ def _read_queries(path: Path) -> list[str]:
     except UnicodeDecodeError:
         raise KefuError(f"{path}: not UTF-8 text.") from None
     queries = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            doc = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise KefuError(f"{path} line {number}: not JSON ({exc.msg}).") from None
-        if not isinstance(doc, dict) or not isinstance(doc.get("query"), str):
+    for number, doc in jsonl_objects("\n".join(lines), name=str(path)):
+        if not isinstance(doc.get("query"), str):
             raise KefuError(f'{path} line {number}: expected {{"query": "..."}}.')
         queries.append(doc["query"])
     return queries

@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterator
 
+from core.errors import KefuError
+
 
 @contextmanager
 def atomic_file(dest: Path, *, mode: int = 0o600,
@@ -44,3 +46,18 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 def atomic_write_json(path: Path, value: Any) -> None:
     text = json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def jsonl_objects(text: str, *, name: str,
+                  error: type[KefuError] = KefuError) -> Iterator[tuple[int, dict]]:
+    """(line number, object) for each non-blank line; ``error`` names the bad line."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise error(f"{name} line {number} is not JSON ({exc.msg}).") from None
+        if not isinstance(value, dict):
+            raise error(f"{name} line {number} is not a JSON object.")
+        yield number, value

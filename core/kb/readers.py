@@ -16,6 +16,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from core.errors import KbError
+from core.fsutil import jsonl_objects
 from core.kb.textenc import decode_text
 
 TEXT_SUFFIXES = {".md", ".markdown", ".txt", ".text"}
@@ -265,17 +266,7 @@ def read_csv(path: Path, data: bytes) -> Document:
 
 def read_jsonl(path: Path, data: bytes) -> Document:
     text, encoding = decode_text(data, name=path.name)
-    rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise KbError(f"{path.name} line {number} is not JSON ({exc.msg}).") from None
-        if not isinstance(row, dict):
-            raise KbError(f"{path.name} line {number} is not a JSON object.")
-        rows.append(row)
+    rows = [row for _, row in jsonl_objects(text, name=path.name, error=KbError)]
     columns = sorted({key for row in rows for key in row})
     return Document(path, "faq", _faq_sections(path, rows, columns), encoding)
 
