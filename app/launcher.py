@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import multiprocessing
 import os
 import sys
 
@@ -58,6 +59,7 @@ def entry() -> None:
     all work is done and written.  Everything is flushed and logging closed first, so
     skipping finalization loses nothing and keeps the exit status the command's own.
     """
+    multiprocessing.freeze_support()  # the embedding process, in a frozen build
     code = main()
     sys.stdout.flush()
     sys.stderr.flush()

@@ -60,7 +60,7 @@ def run_app(ctx: Context) -> int:
 
     window = MainWindow(workspace=ctx.workspace, settings=ctx.settings, tickets=tickets,
                         engine_factory=LlamaEngine, model_path=model_path,
-                        kb_factory=lambda: open_kb(ctx.workspace, ctx.settings))
+                        kb_factory=lambda: open_kb(ctx.workspace, ctx.settings, isolated=True))
     crash.add_saver(window.save_drafts)
     window.show()
     for problem in problems:

@@ -1,7 +1,10 @@
 """How long the Qt event loop stalls while the knowledge base indexes (and while the
 embedding model loads on first use), with the real KB worker thread.
 
-    QT_QPA_PLATFORM=offscreen python bench/kb_ui_stall.py
+    QT_QPA_PLATFORM=offscreen python bench/kb_ui_stall.py [--in-process]
+
+As the app runs it: ``kb_embedder = auto`` (both models paired) in a child process;
+``--in-process`` loads the models on the worker thread instead, for comparison.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
 
 def main() -> int:
     from PySide6.QtCore import QEventLoop
@@ -30,8 +34,11 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp())
     workspace = Workspace.at(tmp / "ws").ensure()
     real_models = Workspace.user_default().models_dir
-    settings = Settings().replace(kb_embedder=str(real_models / "multilingual-e5-small"))
-    worker = KbWorker(lambda: open_kb(workspace, settings))
+    (workspace.models_dir / "multilingual-e5-small").symlink_to(
+        real_models / "multilingual-e5-small", target_is_directory=True)
+    settings = Settings()
+    isolated = "--in-process" not in sys.argv
+    worker = KbWorker(lambda: open_kb(workspace, settings, isolated=isolated))
     thread = OwnerThread(worker, name="kefu-kb")
     probe = StallProbe()
     loop = QEventLoop()
@@ -44,7 +51,8 @@ def main() -> int:
     loop.exec()
     probe.stop()
     thread.stop()
-    print(json.dumps({"seconds": round(time.perf_counter() - started, 1),
+    print(json.dumps({"embedder_process": "child" if isolated else "worker thread",
+                      "seconds": round(time.perf_counter() - started, 1),
                       "chunks": result.get("chunks"), **probe.report(),
                       "error": result.get("error")}))
     return 0

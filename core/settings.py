@@ -88,7 +88,8 @@ class Settings:
         -1, "Random seed for sampling; -1 picks a new one for every draft.",
         minimum=-1, maximum=2**31 - 1)
     kb_embedder: str = setting(
-        "auto", "Embedding model for the knowledge base: 'auto' (the best installed), "
+        "auto", "Embedding model for the knowledge base: 'auto' (the best installed: "
+        "both models paired when both are), 'multilingual-e5-small+all-MiniLM-L6-v2', "
         "'multilingual-e5-small', 'all-MiniLM-L6-v2', or a sentence-transformers folder.")
     kb_results: int = setting(
         4, "Knowledge-base passages given to each draft as numbered sources.",

@@ -91,13 +91,15 @@ def chunk_document(doc: Document, *, path: str, content_hash: str) -> list[Chunk
     for section in doc.sections:
         if section.row_id:
             # An FAQ row is found by its question; a long answer dilutes that vector.  The
-            # row is stored twice (question alone, question with answer), shown once:
-            # search drops the identical twin.
+            # row is stored up to three times (question with answer, question alone, its
+            # labels such as "cancel order"), shown once: search drops the identical twins.
             source = f"{path}#{section.row_id}"
             add(section.text, section, source, embed=section.text)  # heading = question
             question = section.headings[0] if section.headings else ""
             if question and question != section.text:
                 add(section.text, section, source, embed=question)
+            if section.labels:
+                add(section.text, section, source, embed=section.labels)
             continue
         for text in _pieces(section):
             add(text, section, path)

@@ -22,7 +22,7 @@ import numpy as np
 from core.engine import StopFlag
 from core.errors import KbError
 from core.kb.chunking import Chunk, chunk_document
-from core.kb.embedder import Embedder
+from core.kb.embedder import PAIRED, Embedder, split_similarities
 from core.kb.keyword import BM25
 from core.kb.manifest import INDEXED, INDEXING, SKIPPED, Manifest
 from core.kb.readers import SUPPORTED, read_document
@@ -92,6 +92,9 @@ class SearchParams:
     # Slots of the k results kept for the best passages in the other language, so a
     # Chinese question still sees the English page that answers it (and the reverse).
     other_language_slots: int = 0
+    # With a paired embedder: the weight of the English model's cosine, added for an
+    # English query and English passage.
+    secondary_weight: float = 1.0
 
 
 # Per embedding model, since their similarity scales differ (e5's cosine similarities
@@ -101,6 +104,9 @@ _PARAMS = {
     "multilingual-e5-small": SearchParams(min_similarity=0.80, keyword_weight=0.03,
                                           other_language_slots=2),
     "all-MiniLM-L6-v2": SearchParams(min_similarity=0.35, keyword_weight=0.1),
+    # The threshold applies to e5's cosine; MiniLM's only re-ranks.
+    PAIRED: SearchParams(min_similarity=0.80, keyword_weight=0.03, other_language_slots=2,
+                         secondary_weight=1.0),
 }
 
 
@@ -120,15 +126,30 @@ def _collection_name(embedder_name: str) -> str:
 _NORMALIZE = re.compile(r"[\W_]+", re.UNICODE)
 
 
+class _Fingerprint:
+    """A passage's normalised text and character trigrams, computed once per search."""
+
+    __slots__ = ("text", "grams")
+
+    def __init__(self, text: str) -> None:
+        self.text = _NORMALIZE.sub("", text.lower())
+        self.grams = ({self.text[i:i + 3] for i in range(len(self.text) - 2)}
+                      if len(self.text) >= 20 else set())
+
+    def near(self, other: "_Fingerprint") -> bool:
+        """Identical once normalised, or at least 90% of trigrams shared."""
+        if self.text == other.text:
+            return True
+        if not self.grams or not other.grams:
+            return False
+        small, large = sorted((len(self.grams), len(other.grams)))
+        if small < 0.9 * large:   # the Jaccard bound: cannot reach 0.9
+            return False
+        return len(self.grams & other.grams) / len(self.grams | other.grams) >= 0.9
+
+
 def _near_duplicate(a: str, b: str) -> bool:
-    na, nb = _NORMALIZE.sub("", a.lower()), _NORMALIZE.sub("", b.lower())
-    if na == nb:
-        return True
-    if min(len(na), len(nb)) < 20:
-        return False
-    grams_a = {na[i:i + 3] for i in range(len(na) - 2)}
-    grams_b = {nb[i:i + 3] for i in range(len(nb) - 2)}
-    return len(grams_a & grams_b) / len(grams_a | grams_b) >= 0.9
+    return _Fingerprint(a).near(_Fingerprint(b))
 
 
 class KnowledgeBase:
@@ -141,6 +162,8 @@ class KnowledgeBase:
         self._collection = None
         self._client = None
         self._bm25: BM25 | None = None
+        self._stored: int | None = None            # passages in chromadb, between syncs
+        self._langs: dict[str, str] = {}           # chunk id -> language, between syncs
         self._params = params
 
     @property
@@ -156,6 +179,9 @@ class KnowledgeBase:
     # ---- resources, created on first use (they are slow to import and load) ----------------
     @property
     def embedder(self) -> Embedder:
+        if self._embedder is not None and getattr(self._embedder, "alive", True) is False:
+            log.warning("The embedding process had stopped: starting a new one")
+            self._embedder = None
         if self._embedder is None:
             self._embedder = self._embedder_factory()
         return self._embedder
@@ -184,6 +210,8 @@ class KnowledgeBase:
         return self._collection
 
     def close(self) -> None:
+        if self._embedder is not None and hasattr(self._embedder, "close"):
+            self._embedder.close()
         self.manifest.close()
         self._collection = None
         self._client = None
@@ -246,6 +274,7 @@ class KnowledgeBase:
         started = time.perf_counter()
         stop = stop or StopFlag()
         summary = IndexSummary()
+        self._forget_caches()
         self._recover()
         files, unsupported = self._enumerate()
         summary.skipped.extend(unsupported)
@@ -267,7 +296,7 @@ class KnowledgeBase:
                 self._sync_one(path, summary, seen_hashes, stop)
             except KbError as exc:
                 summary.skipped.append((str(path), str(exc)))
-        self._bm25 = None
+        self._forget_caches()
         summary.chunks = self.manifest.count_chunks()
         summary.seconds = time.perf_counter() - started
         if not summary.cancelled:
@@ -344,13 +373,23 @@ class KnowledgeBase:
             for record in self.manifest.documents():
                 self._drop_vectors(record.path)
                 self.manifest.delete_document(record.path)
-        self._bm25 = None
+        self._forget_caches()
         yield from self.sync(stop=stop)
 
     def documents(self):
         return self.manifest.documents()
 
     # ---- search ----------------------------------------------------------------------------
+    def _forget_caches(self) -> None:
+        self._bm25 = None
+        self._stored = None
+        self._langs.clear()
+
+    def _count(self) -> int:
+        if self._stored is None:
+            self._stored = self.collection.count()
+        return self._stored
+
     def _keyword_index(self) -> BM25:
         if self._bm25 is None:
             self._bm25 = BM25((c.id, c.embed_text) for c in self.manifest.iter_indexed_chunks())
@@ -362,55 +401,77 @@ class KnowledgeBase:
             return []
         p = self.params
         k = k or p.k
-        count = self.collection.count()
+        count = self._count()
         if count == 0:
             return []
-        vector = self.embedder.embed_query(query[:2000])
-        similarity: dict[str, float] = {}
+        embedder = self.embedder
+        vector = embedder.embed_query(query[:2000])
+        cut = getattr(embedder, "split_at", None)   # a paired embedder's two halves
+        similarity: dict[str, float] = {}   # the (first) model's cosine similarity
+        second: dict[str, float] = {}       # a paired embedder's English model's cosine
+
+        def measure(ids: list[str], vectors) -> None:
+            vectors = np.asarray(vectors, dtype=np.float32)
+            if cut:
+                first, other = split_similarities(vector, vectors, cut)
+            else:
+                first, other = vectors @ vector, None
+            for n, cid in enumerate(ids):
+                similarity[cid] = float(first[n])
+                if other is not None:
+                    second[cid] = float(other[n])
+
         if p.mode != "keyword":
             result = self.collection.query(query_embeddings=[vector],
                                            n_results=min(p.candidates, count),
-                                           include=["distances"])
-            similarity = {cid: 1.0 - float(d) for cid, d in zip(result["ids"][0],
-                                                              result["distances"][0])}
+                                           include=["embeddings"])
+            measure(result["ids"][0], result["embeddings"][0])
         keyword: dict[str, float] = {}
         if p.mode != "vector":
             bm25 = self._keyword_index()
             top = bm25.max_score(query) or 1.0
             keyword = {cid: min(1.0, s / top) for cid, s in bm25.search(query, p.candidates)}
+        # A keyword-only candidate has no similarity from the top-N query: compute it.
+        missing = [cid for cid in keyword if cid not in similarity]
+        if missing and p.mode != "keyword":
+            got = self.collection.get(ids=missing, include=["embeddings"])
+            if len(got["ids"]):
+                measure(list(got["ids"]), got["embeddings"])
         candidates = [cid for cid in set(similarity) | set(keyword)
                       if similarity.get(cid, 0.0) >= p.min_similarity
                       or keyword.get(cid, 0.0) >= p.min_keyword]
         if not candidates:
             return []
-        # A keyword-only candidate has no similarity from the top-N query: compute it.
-        missing = [cid for cid in candidates if cid not in similarity]
-        if missing and p.mode != "keyword":
-            got = self.collection.get(ids=missing, include=["embeddings"])
-            for cid, emb in zip(got["ids"], got["embeddings"]):
-                similarity[cid] = float(np.dot(np.asarray(emb, dtype=np.float32), vector))
         chunks = self.manifest.chunks_by_id(candidates)
         query_lang = detect_language(query)[:2]
+        for cid in chunks:
+            if cid not in self._langs:
+                self._langs[cid] = detect_language(chunks[cid].text)[:2]
+        lang_of = self._langs
 
         def adjusted(cid: str) -> float:
             sim = similarity.get(cid, 0.0)
-            if p.cross_lingual_bonus and detect_language(chunks[cid].text)[:2] != query_lang:
+            if p.cross_lingual_bonus and lang_of[cid] != query_lang:
                 sim += p.cross_lingual_bonus
             return sim
 
         scored = sorted(
             (SearchHit(chunk=chunks[cid],
-                       score=adjusted(cid) + p.keyword_weight * keyword.get(cid, 0.0),
+                       score=adjusted(cid) + p.secondary_weight * second.get(cid, 0.0)
+                       + p.keyword_weight * keyword.get(cid, 0.0),
                        similarity=similarity.get(cid, 0.0), keyword=keyword.get(cid, 0.0))
              for cid in candidates if cid in chunks),
             key=lambda h: h.score, reverse=True)
         unique: list[SearchHit] = []
+        kept: list[_Fingerprint] = []
         for hit in scored:
-            if not any(_near_duplicate(hit.chunk.text, kept.chunk.text) for kept in unique):
+            print_ = _Fingerprint(hit.chunk.text)
+            if not any(print_.near(other) for other in kept):
                 unique.append(hit)
+                kept.append(print_)
         if not p.other_language_slots:
             return unique[:k]
-        other = [h for h in unique if detect_language(h.chunk.text)[:2] != query_lang]
+        other = [h for h in unique if lang_of[h.chunk.id] != query_lang]
         reserved = other[:min(p.other_language_slots, k - 1)]
         rest = [h for h in unique if h not in reserved][:k - len(reserved)]
         return sorted(rest + reserved, key=lambda h: h.score, reverse=True)

@@ -32,6 +32,7 @@ class Section:
     headings: tuple[str, ...] = ()
     page: int | None = None        # PDF page, from 1
     row_id: str | None = None      # FAQ row: its id or faq_id column, else its row number
+    labels: str = ""               # FAQ row: its intent / category / tags, as words
 
     @property
     def heading_path(self) -> str:
@@ -223,6 +224,23 @@ def read_docx(path: Path, data: bytes) -> Document:
 _QUESTION = ("question", "问题", "問題")
 _ANSWER = ("answer", "答案", "回答")
 _ID = ("id", "faq_id")
+# Columns that name what a row is about.  Helpdesk FAQ exports carry them (an intent such
+# as ``cancel_order``, a category, tags); they say in a few words what a customer's
+# question paraphrases, so a row is also found by them.
+_LABELS = ("intent", "category", "topic", "tags", "keywords", "意图", "分类", "类别", "標籤",
+           "标签", "关键词", "類別")
+_LABEL_SPLIT = re.compile(r"[_\-/,;|，；、\s]+")
+
+
+def _label_words(row: dict, columns: list[str]) -> str:
+    words: list[str] = []
+    for col in columns:
+        value = str(row.get(col) or "").strip()
+        for word in _LABEL_SPLIT.split(value):
+            word = word.lower() if word.isascii() else word
+            if word and word not in words:
+                words.append(word)
+    return " ".join(words)
 
 
 def _pick(columns: list[str], names: tuple[str, ...]) -> str | None:
@@ -235,6 +253,7 @@ def _pick(columns: list[str], names: tuple[str, ...]) -> str | None:
 
 def _faq_sections(path: Path, rows: list[dict], columns: list[str]) -> tuple[Section, ...]:
     q_col, a_col, id_col = _pick(columns, _QUESTION), _pick(columns, _ANSWER), _pick(columns, _ID)
+    label_cols = [c for c in (_pick(columns, (name,)) for name in _LABELS) if c is not None]
     missing = [n for n, c in (("question", q_col), ("answer", a_col)) if c is None]
     if missing:
         raise KbError(f"{path.name} is not an FAQ table: no {' or '.join(missing)} column "
@@ -247,7 +266,8 @@ def _faq_sections(path: Path, rows: list[dict], columns: list[str]) -> tuple[Sec
             continue
         row_id = str(row.get(id_col) or "").strip() if id_col else ""
         sections.append(Section(text=f"{question}\n{answer}".strip(), headings=(question,),
-                                row_id=row_id or str(number)))
+                                row_id=row_id or str(number),
+                                labels=_label_words(row, label_cols)))
     if not sections:
         raise KbError(f"{path.name} has no question and answer rows.")
     return tuple(sections)

@@ -147,3 +147,53 @@ def test_keyword_search_finds_exact_codes_and_chinese(kb, tmp_path):
     assert zh and "买家承担" in zh[0].chunk.text
     assert kb.search("") == []
     assert kb.search("zebra crossing at midnight") == []
+
+
+class SynonymEmbedder(FakeEmbedder):
+    """A second fake model that knows one paraphrase: "rebate" means "refund"."""
+
+    name = "fake-synonyms"
+
+    def _vector(self, text):
+        return super()._vector(text.lower().replace("rebate", "refund"))
+
+
+def test_paired_embedder_splits_fuses_and_ignores_the_english_model_for_chinese(tmp_path):
+    import numpy as np
+
+    from core.kb.embedder import PairedEmbedder, split_similarities
+
+    paired = PairedEmbedder(FakeEmbedder(), SynonymEmbedder())
+    assert paired.dimension == 128 and paired.split_at == 64
+    vectors = paired.embed_passages(["Card refund in 5 days.", "退货运费由买家承担。"])
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0)
+    assert np.linalg.norm(vectors[0, 64:]) > 0 and np.linalg.norm(vectors[1, 64:]) == 0
+
+    first, second = split_similarities(paired.embed_query("card rebate"), vectors, 64)
+    assert second is not None and second[0] > first[0] > 0 and second[1] == 0
+    first, second = split_similarities(paired.embed_query("退货运费"), vectors, 64)
+    assert second is None and first[1] > first[0]
+
+    docs = make_docs(tmp_path / "docs", {
+        "refund.md": "Refund.",
+        "exchange.md": "An exchange swaps the item for another colour or size within "
+                       "thirty days.",
+        "退货.txt": "退货运费由买家承担。"})
+    params = SearchParams(min_similarity=-1.0, keyword_weight=0.0, secondary_weight=1.0)
+    ranked = {}
+    for name, embedder in (("single", FakeEmbedder()), ("paired", paired)):
+        kb = KnowledgeBase(tmp_path / name, embedder_factory=lambda e=embedder: e,
+                           params=params)
+        kb.add_paths([docs])
+        run(kb)
+        ranked[name] = [h.chunk.source.rsplit("/", 1)[-1]
+                        for h in kb.search("rebate item", k=3)]
+        if name == "paired":
+            hit = kb.search("rebate item", k=1)[0]
+            assert hit.score > hit.similarity     # the second model's vote was added
+            assert kb.search("退货运费谁承担", k=1)[0].chunk.source.endswith("退货.txt")
+        kb.close()
+    # Only the second model knows the paraphrase; its vote puts the refund passage first.
+    assert ranked["single"][0] == "exchange.md"
+    assert ranked["paired"][0] == "refund.md"
+    assert paired._pool is None  # closed with the knowledge base

@@ -87,6 +87,28 @@ def test_faq_tables(tmp_path):
         read_document(write(tmp_path, "y.jsonl", '{"question": "q", "answer": "a"}\n{oops'))
 
 
+def test_faq_label_columns_become_a_third_way_to_find_a_row(tmp_path):
+    rows = [{"faq_id": "f1", "intent": "cancel_order", "category": "ORDER",
+             "question": "cancelling order", "answer": "Use Account > Orders."},
+            {"faq_id": "f2", "标签": "退款、物流", "question": "运费退吗", "answer": "退。"},
+            {"faq_id": "f3", "question": "no labels here", "answer": "none"}]
+    path = write(tmp_path, "faq.jsonl", "\n".join(json.dumps(r, ensure_ascii=False)
+                                                  for r in rows))
+    doc = read_document(path)
+    assert [s.labels for s in doc.sections] == ["cancel order", "退款 物流", ""]
+    chunks = chunk_document(doc, path=str(path), content_hash="h")
+    by_row = {}
+    for c in chunks:
+        by_row.setdefault(c.row_id, []).append(c.embed_text)
+    assert by_row["f1"] == ["cancelling order\nUse Account > Orders.", "cancelling order",
+                            "cancel order"]
+    assert by_row["f2"][-1] == "退款 物流"
+    assert len(by_row["f3"]) == 2
+    # Shown once: every twin carries the same passage and source.
+    assert {(c.text, c.source) for c in chunks if c.row_id == "f1"} == {
+        ("cancelling order\nUse Account > Orders.", f"{path}#f1")}
+
+
 @pytest.mark.parametrize("name, data, words", [
     ("empty.md", b"", "is empty"),
     ("blank.txt", b"  \n\n ", "is empty"),

@@ -21,10 +21,13 @@ pytestmark = pytest.mark.model
 
 
 def workspace(tmp_path, e5_model):
+    """A workspace on the shipped default (``kb_embedder = auto``: e5 from the workspace's
+    models folder paired with the MiniLM package)."""
     ws = tmp_path / "ws"
     (ws / "config").mkdir(parents=True)
-    (ws / "config" / "settings.json").write_text(json.dumps(
-        {"schema": 1, "values": {"kb_embedder": str(e5_model)}}), encoding="utf-8")
+    (ws / "data" / "models").mkdir(parents=True)
+    (ws / "data" / "models" / "multilingual-e5-small").symlink_to(e5_model,
+                                                                  target_is_directory=True)
     return ws
 
 
@@ -160,7 +163,7 @@ def test_sigkill_mid_index_then_resume_is_consistent(tmp_path, e5_model):
         "from core.kb.index import KnowledgeBase\n"
         "from core.kb.embedder import load_embedder\n"
         f"kb = KnowledgeBase(Path({str(ws / 'data' / 'kb')!r}), embedder_factory=lambda: "
-        f"load_embedder({str(e5_model)!r}, Path('/nonexistent')))\n"
+        f"load_embedder('auto', Path({str(ws / 'data' / 'models')!r})))\n"
         "stored = kb.collection.get(include=[])['ids']\n"
         "planned = [c for d in kb.documents() for c in kb.manifest.chunk_ids(d.path)]\n"
         "print(json.dumps({'stored': len(stored), 'unique': len(set(stored)),\n"
