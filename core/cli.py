@@ -99,6 +99,24 @@ def build_parser(extend: Callable[[argparse._SubParsersAction], None] | None = N
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_kb_search)
 
+    tickets = sub.add_parser("tickets", help="the ticket store: import, list, show")
+    tsub = tickets.add_subparsers(dest="tickets_command", required=True)
+    p = tsub.add_parser("import", help="import .eml, .mbox and helpdesk exports (.json, "
+                                       ".jsonl, .csv); prints a JSON summary")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.set_defaults(func=cmd_tickets_import)
+    p = tsub.add_parser("list", help="tickets, longest-waiting first")
+    p.add_argument("--status", choices=("new", "open", "pending", "solved"))
+    p.add_argument("--lang", help="en, zh or zh-Hant")
+    p.add_argument("--search", metavar="WORDS", help="words in the subject or any message")
+    p.add_argument("--limit", type=int, default=1000)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_tickets_list)
+    p = tsub.add_parser("show", help="one ticket's thread")
+    p.add_argument("id", type=int)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_tickets_show)
+
     p = sub.add_parser("bench", help="measure decode speed, first-token time, load time, memory")
     p.add_argument("--model", metavar="FILE.gguf")
     p.add_argument("--max-tokens", type=int, default=128, metavar="N")
@@ -447,6 +465,63 @@ def run(args: argparse.Namespace, handlers: dict[str, Callable[[Context], int]] 
     except KeyboardInterrupt:
         print("kefu: interrupted", file=sys.stderr)
         return 130
+
+
+def _ticket_store(ctx: Context):
+    from core.inbox.store import TicketStore
+
+    return TicketStore(ctx.workspace.tickets_db)
+
+
+def cmd_tickets_import(ctx: Context) -> int:
+    from core.inbox.importers import import_files
+
+    store = _ticket_store(ctx)
+    try:
+        result = import_files(store, [Path(f).expanduser() for f in ctx.args.files])
+    finally:
+        store.close()
+    print(json.dumps(result.to_json(), ensure_ascii=False, indent=1))
+    return 1 if result.errors and not result.messages and not result.duplicates else 0
+
+
+def cmd_tickets_list(ctx: Context) -> int:
+    store = _ticket_store(ctx)
+    try:
+        rows = store.list_tickets(status=ctx.args.status, lang=ctx.args.lang,
+                                  search=ctx.args.search, limit=ctx.args.limit)
+    finally:
+        store.close()
+    if ctx.args.json:
+        print(json.dumps([r.to_json() for r in rows], ensure_ascii=False))
+        return 0
+    for r in rows:
+        mark = "*" if r.unread else " "
+        print(f"{mark}{r.id:>6}  {r.status:<8} {r.lang or '?':<7} {r.messages:>3}  "
+              f"{r.customer[:24]:<24}  {r.subject}")
+    return 0
+
+
+def cmd_tickets_show(ctx: Context) -> int:
+    store = _ticket_store(ctx)
+    try:
+        ticket = store.ticket(ctx.args.id)
+        thread = store.messages(ctx.args.id)
+    finally:
+        store.close()
+    if ctx.args.json:
+        print(json.dumps({**ticket.to_json(), "thread": [m.to_json() for m in thread]},
+                         ensure_ascii=False))
+        return 0
+    print(f"#{ticket.id} {ticket.subject}  [{ticket.status}, {ticket.lang or '?'}]")
+    for m in thread:
+        who = m.from_name or m.from_addr or ("agent" if m.direction == "out" else "customer")
+        print(f"\n--- {who}  {m.date or ''}")
+        print(m.text if m.quoted_from is None else m.text[:m.quoted_from].rstrip()
+              + "\n[quoted text folded]")
+        for a in m.attachments:
+            print(f"  attachment: {a.get('filename') or '(no name)'} ({a.get('size', 0)} bytes)")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -61,6 +61,10 @@ class Workspace:
         return self.data_dir / "kb"
 
     @property
+    def tickets_db(self) -> Path:
+        return self.data_dir / "tickets.sqlite"
+
+    @property
     def drafts_file(self) -> Path:
         return self.data_dir / "drafts.json"
 
