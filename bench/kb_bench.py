@@ -129,9 +129,12 @@ def speed(n_chunks: int, embedder_key: str = "auto", isolated: bool = False) -> 
     if isolated:  # Kefu's side as the app runs it: the model in a child process
         from core.kb.isolated import ProcessEmbedder
 
-        embedder = ProcessEmbedder(embedder_key, models_dir, threads=physical_cores())
+        def fresh():  # closing a knowledge base stops its embedding process
+            return ProcessEmbedder(embedder_key, models_dir, threads=physical_cores())
     else:
-        embedder = bare_model
+        def fresh():
+            return bare_model
+    embedder = fresh()
     chunks = []
     for path in sorted(DEMO_KB.rglob("*")):
         if path.is_file() and path.suffix in (".md", ".txt", ".csv"):
@@ -170,6 +173,7 @@ def speed(n_chunks: int, embedder_key: str = "auto", isolated: bool = False) -> 
     rng = np.random.default_rng(7)
     words = ("refund return shipping parcel order invoice coupon warranty lamp kettle "
              "退货 退款 运费 发票 优惠券 保修 快递 订单 台灯 水壶").split()
+    embedder = fresh()
     with tempfile.TemporaryDirectory() as tmp:
         kb = KnowledgeBase(Path(tmp) / "kb", embedder_factory=lambda: embedder)
         from core.kb.chunking import Chunk

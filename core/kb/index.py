@@ -23,6 +23,7 @@ from core.engine import StopFlag
 from core.errors import KbError
 from core.kb.chunking import Chunk, chunk_document
 from core.kb.embedder import PAIRED, Embedder, split_similarities
+from core.kb.glossary import default_glossary
 from core.kb.keyword import BM25
 from core.kb.manifest import INDEXED, INDEXING, SKIPPED, Manifest
 from core.kb.readers import SUPPORTED, read_document
@@ -95,6 +96,9 @@ class SearchParams:
     # With a paired embedder: the weight of the English model's cosine, added for an
     # English query and English passage.
     secondary_weight: float = 1.0
+    # Ranking the other-language slots: the weight of the keyword score of the query's
+    # terms translated by the glossary (core/kb/glossary.py).
+    cross_keyword_weight: float = 0.0
 
 
 # Per embedding model, since their similarity scales differ (e5's cosine similarities
@@ -102,11 +106,11 @@ class SearchParams:
 # with bench/kb_bench.py on the demo knowledge base and its query sets (docs/benchmarks.md).
 _PARAMS = {
     "multilingual-e5-small": SearchParams(min_similarity=0.80, keyword_weight=0.03,
-                                          other_language_slots=2),
+                                          other_language_slots=2, cross_keyword_weight=0.05),
     "all-MiniLM-L6-v2": SearchParams(min_similarity=0.35, keyword_weight=0.1),
     # The threshold applies to e5's cosine; MiniLM's only re-ranks.
     PAIRED: SearchParams(min_similarity=0.80, keyword_weight=0.03, other_language_slots=2,
-                         secondary_weight=1.0),
+                         secondary_weight=1.0, cross_keyword_weight=0.05),
 }
 
 
@@ -431,15 +435,24 @@ class KnowledgeBase:
             bm25 = self._keyword_index()
             top = bm25.max_score(query) or 1.0
             keyword = {cid: min(1.0, s / top) for cid, s in bm25.search(query, p.candidates)}
+        # The query's terms in the other language (glossary), for the other-language slots.
+        cross: dict[str, float] = {}
+        if p.mode == "hybrid" and p.cross_keyword_weight and p.other_language_slots:
+            translated = default_glossary().translate_terms(query)
+            if translated:
+                bm25 = self._keyword_index()
+                top = bm25.max_score(translated) or 1.0
+                cross = {cid: min(1.0, s / top)
+                         for cid, s in bm25.search(translated, p.candidates)}
         # A keyword-only candidate has no similarity from the top-N query: compute it.
-        missing = [cid for cid in keyword if cid not in similarity]
+        missing = [cid for cid in {**keyword, **cross} if cid not in similarity]
         if missing and p.mode != "keyword":
             got = self.collection.get(ids=missing, include=["embeddings"])
             if len(got["ids"]):
                 measure(list(got["ids"]), got["embeddings"])
-        candidates = [cid for cid in set(similarity) | set(keyword)
+        candidates = [cid for cid in set(similarity) | set(keyword) | set(cross)
                       if similarity.get(cid, 0.0) >= p.min_similarity
-                      or keyword.get(cid, 0.0) >= p.min_keyword]
+                      or max(keyword.get(cid, 0.0), cross.get(cid, 0.0)) >= p.min_keyword]
         if not candidates:
             return []
         chunks = self.manifest.chunks_by_id(candidates)
@@ -471,7 +484,9 @@ class KnowledgeBase:
                 kept.append(print_)
         if not p.other_language_slots:
             return unique[:k]
-        other = [h for h in unique if lang_of[h.chunk.id] != query_lang]
+        other = sorted((h for h in unique if lang_of[h.chunk.id] != query_lang),
+                       key=lambda h: h.similarity + p.cross_keyword_weight *
+                       cross.get(h.chunk.id, 0.0), reverse=True)
         reserved = other[:min(p.other_language_slots, k - 1)]
         rest = [h for h in unique if h not in reserved][:k - len(reserved)]
         return sorted(rest + reserved, key=lambda h: h.score, reverse=True)
