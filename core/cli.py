@@ -117,6 +117,14 @@ def build_parser(extend: Callable[[argparse._SubParsersAction], None] | None = N
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_tickets_show)
 
+    mail = sub.add_parser("mail", help="the store's mailbox: fetch mail, store the password")
+    msub = mail.add_subparsers(dest="mail_command", required=True)
+    p = msub.add_parser("sync", help="fetch new mail from the IMAP account once (JSON summary)")
+    p.set_defaults(func=cmd_mail_sync)
+    p = msub.add_parser("password", help="store the mailbox password in the OS keyring (read "
+                                         "from the terminal, or from stdin when piped)")
+    p.set_defaults(func=cmd_mail_password)
+
     p = sub.add_parser("bench", help="measure decode speed, first-token time, load time, memory")
     p.add_argument("--model", metavar="FILE.gguf")
     p.add_argument("--max-tokens", type=int, default=128, metavar="N")
@@ -521,6 +529,47 @@ def cmd_tickets_show(ctx: Context) -> int:
               + "\n[quoted text folded]")
         for a in m.attachments:
             print(f"  attachment: {a.get('filename') or '(no name)'} ({a.get('size', 0)} bytes)")
+    return 0
+
+
+def _mail_account(ctx: Context):
+    from core.inbox.mailclient import MailAccount
+
+    return MailAccount.from_settings(ctx.settings)
+
+
+def cmd_mail_password(ctx: Context) -> int:
+    import getpass
+
+    from core import secrets
+
+    account = _mail_account(ctx)
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"Password for {account.username} at {account.imap_host}: ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise KefuError("No password given; nothing stored.")
+    secrets.set_password(account.key, password)
+    print(f"Stored in the OS keyring for {account.key}.")
+    return 0
+
+
+def cmd_mail_sync(ctx: Context) -> int:
+    from core import secrets
+    from core.inbox.mailclient import sync_mailbox
+
+    account = _mail_account(ctx)
+    password = secrets.get_password(account.key)
+    if password is None:
+        raise KefuError(f"No password for {account.key} in the OS keyring; run "
+                        f"`kefu mail password` first.")
+    store = _ticket_store(ctx)
+    try:
+        result = sync_mailbox(store, account, password)
+    finally:
+        store.close()
+    print(json.dumps(result.to_json(), ensure_ascii=False, indent=1))
     return 0
 
 

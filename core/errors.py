@@ -45,3 +45,11 @@ class KbError(KefuError):
 
 class EmbedderError(KbError):
     """The embedding model cannot be found or loaded."""
+
+
+class MailError(KefuError):
+    """A mail server that cannot be reached, refuses us, or drops the connection."""
+
+
+class SecretStoreError(KefuError):
+    """The OS keyring cannot store or read a credential."""

@@ -102,6 +102,28 @@ class Settings:
         DEFAULT_PERSONA, "Who the drafts speak as; {store} is replaced by the store's name.")
     reply_rules: str = setting(
         DEFAULT_RULES, "Rules every draft follows, one per line.")
+    # The store's mailbox.  The password is never here: it lives in the OS keyring
+    # (`kefu mail password`, or the account dialog).
+    mail_address: str = setting(
+        "", "The store's support address: replies are sent from it (empty: no mailbox).")
+    mail_username: str = setting("", "Login name for IMAP and SMTP; empty uses the address.")
+    imap_host: str = setting("", "IMAP server, for example imap.example.com.")
+    imap_port: int = setting(993, "IMAP port (993 for TLS, 143 for STARTTLS).",
+                             minimum=1, maximum=65535)
+    imap_security: str = setting("tls", "IMAP connection security.",
+                                 choices=("tls", "starttls"))
+    imap_folder: str = setting("INBOX", "The folder customer mail arrives in.")
+    sent_folder: str = setting("Sent", "The folder a copy of each sent reply goes to.")
+    smtp_host: str = setting("", "SMTP server; empty uses the IMAP server.")
+    smtp_port: int = setting(465, "SMTP port (465 for TLS, 587 for STARTTLS).",
+                             minimum=1, maximum=65535)
+    smtp_security: str = setting("tls", "SMTP connection security.",
+                                 choices=("tls", "starttls"))
+    mail_ca_file: str = setting(
+        "", "A CA certificate file to trust besides the system's (a company mail server "
+        "with its own certificate authority); certificates are always verified.")
+    mail_poll_seconds: int = setting(60, "How often the inbox is checked, in seconds.",
+                                     minimum=15, maximum=3600)
 
     def replace(self, **changes: Any) -> "Settings":
         for name, value in changes.items():

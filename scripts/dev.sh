@@ -28,16 +28,18 @@ pick_python() {
     exit 1
 }
 
-# System libraries Qt needs even offscreen, Xvfb for real-window screenshots.  Only on
+# System libraries Qt needs even offscreen, Xvfb for real-window screenshots; for the tests
+# also Dovecot, their IMAP server (started by the tests, never as a service).  Only on
 # Debian/Ubuntu and only when we may (root or passwordless sudo); otherwise say what's needed.
 APT_PACKAGES=(libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3
               libglib2.0-0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0
               libxcb-xinerama0 libxcb-xkb1 libxcb-cursor0 libxcb-shape0 xvfb)
+TEST_APT_PACKAGES=(dovecot-imapd)
 apt_deps() {
     [[ "${KEFU_SKIP_APT:-0}" == 1 ]] && return
     command -v dpkg-query >/dev/null 2>&1 || return 0
     local missing=()
-    for pkg in "${APT_PACKAGES[@]}"; do
+    for pkg in "${APT_PACKAGES[@]}" "$@"; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
             || missing+=("$pkg")
     done
@@ -106,7 +108,7 @@ case "${1:-}" in
         ;;
     test)
         shift
-        apt_deps
+        apt_deps "${TEST_APT_PACKAGES[@]}"
         venv "[test]"
         models small default
         embedder
@@ -115,7 +117,7 @@ case "${1:-}" in
         exec "$VENV/bin/python" -m pytest "$@"
         ;;
     setup)
-        apt_deps
+        apt_deps "${TEST_APT_PACKAGES[@]}"
         venv "[test]"
         models default small
         embedder

@@ -24,6 +24,20 @@ def isolated_home(tmp_path, monkeypatch):
     return home
 
 
+@pytest.fixture(autouse=True)
+def memory_keyring():
+    """Every test gets an empty in-memory keyring (headless Linux has no usable one)."""
+    import keyring
+
+    from tests.memkeyring import MemoryKeyring
+
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)
+
+
 def _real_models_dir() -> Path:
     """Where setup (scripts/dev.sh) assembled the real models; read before any test
     redirects the user folders."""

@@ -28,7 +28,7 @@ from core.errors import TicketError
 from core.lang import detect_language
 
 STATUSES = ("new", "open", "pending", "solved")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA_1 = """
 CREATE TABLE customers (
@@ -138,8 +138,20 @@ CREATE TABLE audit (
 CREATE INDEX audit_ticket ON audit(ticket_id, at);
 """
 
+# Version 2: where each mailbox folder's incremental fetch has got to.
+_SCHEMA_2 = """
+CREATE TABLE mail_state (
+    account TEXT NOT NULL,
+    folder TEXT NOT NULL,
+    uidvalidity INTEGER NOT NULL,
+    last_uid INTEGER NOT NULL DEFAULT 0,
+    synced_at TEXT,
+    PRIMARY KEY (account, folder)
+);
+"""
+
 # Ordered: MIGRATIONS[n] brings a version-n file to version n + 1.
-MIGRATIONS: dict[int, str] = {0: _SCHEMA_1}
+MIGRATIONS: dict[int, str] = {0: _SCHEMA_1, 1: _SCHEMA_2}
 
 
 def now_iso() -> str:
@@ -668,6 +680,30 @@ class TicketStore:
                         edit_distance=levenshtein(generated, text) if generated else None,
                         detail={"message_id": message_id, "from_draft": bool(generated),
                                 "draft_chars": len(generated), "sent_chars": len(text)})
+
+    # ---- mailbox sync state ----------------------------------------------------------------
+    def mail_position(self, account: str, folder: str) -> tuple[int, int] | None:
+        """(UIDVALIDITY, last UID stored) of a mailbox folder, or None before its first sync."""
+        row = self.db.execute("SELECT uidvalidity, last_uid FROM mail_state WHERE account = ? "
+                              "AND folder = ?", (account, folder)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def set_mail_position(self, account: str, folder: str, uidvalidity: int,
+                          last_uid: int) -> None:
+        self.db.execute(
+            "INSERT INTO mail_state (account, folder, uidvalidity, last_uid, synced_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT(account, folder) DO UPDATE SET "
+            "uidvalidity = excluded.uidvalidity, last_uid = excluded.last_uid, "
+            "synced_at = excluded.synced_at", (account, folder, uidvalidity, last_uid, now_iso()))
+
+    def interrupted_sends(self) -> int:
+        """Replies left 'sending' by a process that died mid-send become 'failed' with a
+        warning: they may have gone out, so only the agent decides to send again."""
+        with self.transaction():
+            return self.db.execute(
+                "UPDATE outbox SET status = 'failed', error = 'Interrupted while sending: it "
+                "may have reached the customer. Check before sending again.' "
+                "WHERE status = 'sending'").rowcount
 
     def audit(self, ticket_id: int | None = None) -> list[dict]:
         sql = ("SELECT at, actor, action, ticket_id, outbox_id, edit_distance, detail "

@@ -166,3 +166,41 @@ def test_queue_ids_and_windows_of_rows(store):
     assert [r.subject for r in window] == [f"Question {29 - n}" for n in range(10, 15)]
     with pytest.raises(TicketError, match="Unknown order"):
         store.ticket_ids(order="random")
+
+
+def test_a_version_1_store_migrates_to_the_current_schema_keeping_its_tickets(tmp_path):
+    from core.inbox.store import MIGRATIONS
+
+    path = tmp_path / "old.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript(MIGRATIONS[0])
+    old.execute("PRAGMA user_version = 1")
+    old.execute("INSERT INTO tickets (subject, created_at, updated_at) VALUES ('Old', 'x', 'x')")
+    old.commit()
+    old.close()
+    store = TicketStore(path)
+    assert store.schema_version == SCHEMA_VERSION == 2
+    assert [r.subject for r in store.list_tickets()] == ["Old"]
+    assert store.mail_position("acct", "INBOX") is None
+    store.set_mail_position("acct", "INBOX", 7, 42)
+    assert store.mail_position("acct", "INBOX") == (7, 42)
+    store.close()
+
+
+def test_a_send_interrupted_by_a_crash_is_not_sent_again_silently(store):
+    ticket, _ = store.add(mail("<1@x>"))
+    box = store.queue_reply(ticket, "Hello", actor="amy", from_domain="x")
+    assert store.claim_for_sending(box)
+    # ... the process dies here, after the claim, maybe after the server accepted it.
+    assert store.interrupted_sends() == 1
+    entry = store.outbox()[0]
+    assert entry["status"] == "failed" and "may have reached the customer" in entry["error"]
+
+
+def test_backoff_doubles_up_to_a_ceiling_and_resets():
+    from core.inbox.mailclient import Backoff
+
+    backoff = Backoff(first=5, ceiling=30)
+    assert [backoff.failed() for _ in range(5)] == [5, 10, 20, 30, 30]
+    backoff.succeeded()
+    assert backoff.failed() == 5
