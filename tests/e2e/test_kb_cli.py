@@ -22,12 +22,14 @@ pytestmark = pytest.mark.model
 
 def workspace(tmp_path, e5_model):
     """A workspace on the shipped default (``kb_embedder = auto``: e5 from the workspace's
-    models folder paired with the MiniLM package)."""
+    models folder paired with the MiniLM package, queries through the ONNX exports)."""
     ws = tmp_path / "ws"
     (ws / "config").mkdir(parents=True)
     (ws / "data" / "models").mkdir(parents=True)
     (ws / "data" / "models" / "multilingual-e5-small").symlink_to(e5_model,
                                                                   target_is_directory=True)
+    (ws / "data" / "models" / "onnx").symlink_to(e5_model.parent / "onnx",
+                                                 target_is_directory=True)
     return ws
 
 

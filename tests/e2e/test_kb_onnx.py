@@ -1,0 +1,49 @@
+"""Queries through ONNX Runtime (the exports setup made) give the model's own vectors,
+and a missing or stale export falls back to PyTorch."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from core.kb.embedder import PAIRED, load_embedder, onnx_folder
+from tests.conftest import REAL_MODELS_DIR
+
+pytestmark = pytest.mark.model
+
+QUERIES = ["how long does a refund take?", "电热水壶保修几年", "退貨運費由誰承擔？",
+           "AF-45 shows E3 " * 40]   # the last one is cut at the model's length limit
+
+
+def test_onnx_queries_match_sentence_transformers(e5_model):
+    for key in ("multilingual-e5-small", "all-MiniLM-L6-v2"):
+        if not (onnx_folder(REAL_MODELS_DIR, key) / "kefu-onnx.json").is_file():
+            pytest.fail(f"setup did not export {key} to ONNX; run `scripts/dev.sh test`")
+    embedder = load_embedder("auto", REAL_MODELS_DIR)
+    assert embedder.name == PAIRED
+    for model in (embedder.primary, embedder.secondary):
+        assert model.query_runtime == "onnxruntime"
+        for query in QUERIES:
+            reference = model._encode([model.query_prefix + query])[0]
+            assert float(np.dot(model.embed_query(query), reference)) > 0.9999
+
+
+def test_a_stale_or_missing_export_falls_back_to_pytorch(tmp_path, e5_model):
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "multilingual-e5-small").symlink_to(e5_model, target_is_directory=True)
+    embedder = load_embedder("multilingual-e5-small", models)
+    assert embedder.query_runtime == "pytorch"          # no export here at all
+    real = onnx_folder(REAL_MODELS_DIR, "multilingual-e5-small")
+    stale = onnx_folder(models, "multilingual-e5-small")
+    stale.mkdir(parents=True)
+    (stale / "model.onnx").symlink_to(real / "model.onnx")
+    recorded = json.loads((real / "kefu-onnx.json").read_text())
+    (stale / "kefu-onnx.json").write_text(json.dumps({**recorded,
+                                                      "fingerprint": "of another model"}))
+    embedder = load_embedder("multilingual-e5-small", models)
+    assert embedder.query_runtime == "pytorch"
+    assert float(np.dot(embedder.embed_query("退款"),
+                        embedder._encode(["query: 退款"])[0])) > 0.9999
