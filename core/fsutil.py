@@ -48,16 +48,23 @@ def atomic_write_json(path: Path, value: Any) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def jsonl_objects(text: str, *, name: str,
-                  error: type[KefuError] = KefuError) -> Iterator[tuple[int, dict]]:
-    """(line number, object) for each non-blank line; ``error`` names the bad line."""
+def jsonl_objects(text: str, *, name: str, error: type[KefuError] = KefuError,
+                  on_error: Callable[[int, str], None] | None = None
+                  ) -> Iterator[tuple[int, dict]]:
+    """(line number, object) for each non-blank line.  A bad line raises ``error``
+    naming it, or, with ``on_error``, is reported as (line number, reason) and skipped."""
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             value = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise error(f"{name} line {number} is not JSON ({exc.msg}).") from None
-        if not isinstance(value, dict):
-            raise error(f"{name} line {number} is not a JSON object.")
-        yield number, value
+            reason = f"is not JSON ({exc.msg})"
+        else:
+            if isinstance(value, dict):
+                yield number, value
+                continue
+            reason = "is not a JSON object"
+        if on_error is None:
+            raise error(f"{name} line {number} {reason}.")
+        on_error(number, reason)

@@ -37,6 +37,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from core.errors import KbError, TicketError
+from core.fsutil import jsonl_objects
 from core.inbox.store import ImportResult, Incoming, TicketStore
 from core.mail.mbox import iter_mbox
 from core.mail.parse import MailMessage, parse_message
@@ -212,14 +213,11 @@ def _json(path: Path) -> Iterator[Incoming | Exception]:
         yield exc
         return
     if path.suffix.lower() == ".jsonl":
-        docs = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                docs.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                yield ImportProblem(f"{path} line {number}", f"is not JSON ({exc.msg})")
+        problems: list[ImportProblem] = []
+        docs = [doc for _, doc in jsonl_objects(
+            text, name=str(path),
+            on_error=lambda n, why: problems.append(ImportProblem(f"{path} line {n}", why)))]
+        yield from problems
         yield from _tickets_from_objects(docs, path)
         return
     try:

@@ -25,7 +25,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from core.errors import TicketError
+from core.inbox.editdistance import levenshtein
 from core.lang import detect_language
+from core.mail.parse import normalize_subject
 
 STATUSES = ("new", "open", "pending", "solved")
 SCHEMA_VERSION = 2
@@ -350,8 +352,6 @@ class TicketStore:
     def add(self, msg: Incoming, *, channel: str = "email") -> tuple[int | None, bool]:
         """Store one message; returns (ticket id, whether a ticket was created), or
         (None, False) for a duplicate.  Runs in the caller's transaction if one is open."""
-        from core.mail.parse import normalize_subject
-
         if self.db.execute("SELECT 1 FROM messages WHERE message_id = ?",
                            (msg.message_id,)).fetchone():
             return None, False
@@ -597,8 +597,6 @@ class TicketStore:
                     to: tuple[str, ...] | None = None) -> int:
         """Put the agent's reply in the outbox (the agent clicked Send).  It gets its own
         Message-ID now, so a retry after a failure can never send a second copy."""
-        from core.mail.parse import normalize_subject
-
         ticket = self.ticket(ticket_id)
         thread = self.messages(ticket_id)
         inbound = [m for m in thread if m.direction == "in"]
@@ -655,8 +653,6 @@ class TicketStore:
     def mark_sent(self, outbox_id: int, *, sender: str, status: str = "pending") -> None:
         """The reply went out: store it in the thread, set the ticket's status, and audit
         who sent what from which draft, with the agent's edit distance from it."""
-        from core.inbox.editdistance import levenshtein
-
         row = self.db.execute(
             "SELECT ticket_id, message_id, to_addrs, subject, text, in_reply_to, refs, "
             "generated, actor, status FROM outbox WHERE id = ?", (outbox_id,)).fetchone()

@@ -461,7 +461,7 @@ class KnowledgeBase:
                 # Twice as many: the other language has no vector candidates of its own.
                 cross = {cid: min(1.0, s / top)
                          for cid, s in bm25.search(translated, 2 * p.keyword_candidates)}
-        candidates = [cid for cid in set(similarity) | set(keyword) | set(cross)
+        candidates = [cid for cid in sorted(set(similarity) | set(keyword) | set(cross))
                       if similarity.get(cid, 0.0) >= p.min_similarity
                       or max(keyword.get(cid, 0.0), cross.get(cid, 0.0)) >= p.min_keyword]
         if not candidates:

@@ -39,9 +39,7 @@ def _serve(conn, setting: str, models_dir: str, threads: int) -> None:
         conn.close()
         return
     conn.send(("ready", embedder.name, embedder.dimension,
-               getattr(embedder, "split_at", None),
-               getattr(embedder, "secondary_languages", ()),
-               getattr(embedder, "load_seconds", 0.0)))
+               getattr(embedder, "split_at", None), getattr(embedder, "load_seconds", 0.0)))
     while True:
         try:
             request = conn.recv()
@@ -74,8 +72,7 @@ class ProcessEmbedder:
         self._proc.start()
         child.close()
         reply = self._receive(LOAD_TIMEOUT_S, loading=True)
-        _, self.name, self.dimension, self.split_at, languages, self.load_seconds = reply
-        self.secondary_languages = tuple(languages)
+        _, self.name, self.dimension, self.split_at, self.load_seconds = reply
         log.info("Embedder %s running in process %s", self.name, self._proc.pid)
 
     def _receive(self, timeout: float, *, loading: bool = False):
@@ -118,11 +115,6 @@ class ProcessEmbedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         return self._call("query", text)
-
-    def speaks(self, text: str) -> bool:
-        from core.lang import detect_language
-
-        return detect_language(text)[:2] in self.secondary_languages
 
     def close(self) -> None:
         if self._proc.is_alive():

@@ -172,7 +172,7 @@ def test_subject_big5_encoded_word_and_plain_text_around_it():
 
 @pytest.mark.parametrize("charset", ["utf-8", "gbk"])
 def test_raw_8bit_subject_and_display_name(charset):
-    head = (f"From: 张三 <Zhang.San@Example.com>\nSubject: 我的订单   没到\n"
+    head = ("From: 张三 <Zhang.San@Example.com>\nSubject: 我的订单   没到\n"
             "Date: Mon, 01 Jan 2024 10:00:00 +0000\nMessage-ID: <r@example.com>\n").encode(charset)
     msg = parse_message(head + b"\nhi\n")
     assert msg.subject == "我的订单 没到"
