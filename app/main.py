@@ -10,11 +10,14 @@ import sys
 from core.cli import Context
 from core.engine import LlamaEngine
 from core.errors import KefuError
+from core.inbox.store import TicketStore, as_drafting_tickets
 from core.logsetup import setup_logging
 from core.models import default_model_path
 from core.tickets import load_demo_tickets
 
 log = logging.getLogger("kefu.app")
+
+QUEUE_LIMIT = 2000
 
 
 def _no_display() -> bool:
@@ -44,11 +47,23 @@ def run_app(ctx: Context) -> int:
     ensure_cjk_font(qapp)
 
     problems = []
+    tickets = []
     try:
-        tickets = load_demo_tickets()
+        # The workspace's ticket store (imported files, the mailbox); the demo tickets
+        # when it is empty.  Until the queue reads the store lazily, the window holds the
+        # QUEUE_LIMIT longest-waiting tickets.
+        store = TicketStore(ctx.workspace.tickets_db)
+        try:
+            tickets = as_drafting_tickets(store, limit=QUEUE_LIMIT)
+        finally:
+            store.close()
     except KefuError as exc:
-        tickets = []
-        problems.append(f"The demo tickets could not be read: {exc}")
+        problems.append(f"The ticket store could not be read: {exc}")
+    if not tickets:
+        try:
+            tickets = load_demo_tickets()
+        except KefuError as exc:
+            problems.append(f"The demo tickets could not be read: {exc}")
     model_path = None
     try:
         model_path = str(ctx.args.model or default_model_path(ctx.workspace,

@@ -711,3 +711,21 @@ class TicketStore:
         return [{"at": r[0], "actor": r[1], "action": r[2], "ticket_id": r[3],
                  "outbox_id": r[4], "edit_distance": r[5], "detail": json.loads(r[6])}
                 for r in self.db.execute(sql + " ORDER BY id", args)]
+
+
+def as_drafting_tickets(store: TicketStore, *, limit: int) -> list:
+    """The first ``limit`` tickets in queue order as ``core.tickets.Ticket`` objects (the
+    form the window and drafting use), each with its whole thread."""
+    from core.tickets import Message, Ticket
+
+    out = []
+    for row in store.list_tickets(limit=limit):
+        messages = tuple(Message("customer" if m.direction == "in" else "agent", m.text)
+                         for m in store.messages(row.id) if m.text.strip())
+        if not any(m.sender == "customer" for m in messages):
+            continue   # nothing to answer (only our own replies, or empty mail)
+        out.append(Ticket(subject=row.subject, messages=messages, id=str(row.id),
+                          lang=row.lang if row.lang in ("en", "zh", "zh-Hant") else "",
+                          customer={"name": row.customer, "email": row.customer_email},
+                          channel=row.channel, received=row.waiting_since or row.updated_at))
+    return out

@@ -204,3 +204,17 @@ def test_backoff_doubles_up_to_a_ceiling_and_resets():
     assert [backoff.failed() for _ in range(5)] == [5, 10, 20, 30, 30]
     backoff.succeeded()
     assert backoff.failed() == 5
+
+
+def test_store_tickets_in_the_form_the_window_drafts_from(store):
+    from core.inbox.store import as_drafting_tickets
+
+    ticket, _ = store.add(mail("<1@x>", "退款问题", "我的退款还没到账。"))
+    store.add(mail("<2@x>", "Re: 退款问题", "已退回。", sender="", hours=1, reply_to="<1@x>",
+                   direction="out"))
+    store.add(mail("<3@x>", "Ours only", "A note we sent.", sender="", direction="out"))
+    (only,) = as_drafting_tickets(store, limit=10)
+    assert only.id == str(ticket) and only.lang == "zh" and only.subject == "退款问题"
+    assert [(m.sender, m.text) for m in only.messages] == [("customer", "我的退款还没到账。"),
+                                                          ("agent", "已退回。")]
+    assert only.customer == {"name": "Ann", "email": "ann@x.com"}
