@@ -206,12 +206,7 @@ def _tickets_from_objects(docs: Iterable, path: Path) -> Iterator[Incoming | Exc
             yield from _generic_ticket(doc, where)
 
 
-def _json(path: Path) -> Iterator[Incoming | Exception]:
-    try:
-        text = _read_export(path)
-    except ImportProblem as exc:
-        yield exc
-        return
+def _json(path: Path, text: str) -> Iterator[Incoming | Exception]:
     if path.suffix.lower() == ".jsonl":
         problems: list[ImportProblem] = []
         docs = [doc for _, doc in jsonl_objects(
@@ -236,12 +231,7 @@ def _json(path: Path) -> Iterator[Incoming | Exception]:
     yield from _tickets_from_objects(doc, path)
 
 
-def _csv(path: Path) -> Iterator[Incoming | Exception]:
-    try:
-        text = _read_export(path)
-    except ImportProblem as exc:
-        yield exc
-        return
+def _csv(path: Path, text: str) -> Iterator[Incoming | Exception]:
     rows = csv.DictReader(io.StringIO(text))
     columns = [c.strip().lower() for c in rows.fieldnames or []]
     missing = [c for c in ("ticket_id", "text") if c not in columns]
@@ -288,10 +278,13 @@ def messages_in(path: Path) -> Iterator[Incoming | Exception]:
         yield from _eml(path)
     elif suffix in (".mbox", ".mbx") or (suffix == "" and _looks_like_mbox(path)):
         yield from _mbox(path)
-    elif suffix in (".json", ".jsonl"):
-        yield from _json(path)
-    elif suffix == ".csv":
-        yield from _csv(path)
+    elif suffix in (".json", ".jsonl", ".csv"):
+        try:
+            text = _read_export(path)
+        except ImportProblem as exc:
+            yield exc
+        else:
+            yield from (_csv if suffix == ".csv" else _json)(path, text)
     else:
         yield ImportProblem(str(path), f"{suffix or 'files without an extension'} is not a "
                                        f"ticket format (use .eml, .mbox, .json, .jsonl or .csv)")
