@@ -17,7 +17,6 @@ from core.tickets import load_demo_tickets
 
 log = logging.getLogger("kefu.app")
 
-QUEUE_LIMIT = 2000
 
 
 def _no_display() -> bool:
@@ -25,6 +24,26 @@ def _no_display() -> bool:
     if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
         return False
     return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _start_mail(window, ctx: Context) -> list[str]:
+    """Poll the store's mailbox in the background when one is set up; what stops it."""
+    settings = ctx.settings
+    if not (settings.mail_address and settings.imap_host):
+        return []
+    from core import secrets
+    from core.inbox.mailclient import MailAccount
+
+    try:
+        account = MailAccount.from_settings(settings)
+        password = secrets.get_password(account.key)
+    except KefuError as exc:
+        return [f"The mailbox is not being checked: {exc}"]
+    if password is None:
+        return [f"The mailbox is not being checked: there is no password for {account.key} "
+                f"in the OS keyring (run `kefu mail password`)."]
+    window.start_mail(account, password, interval=settings.mail_poll_seconds)
+    return []
 
 
 def run_app(ctx: Context) -> int:
@@ -50,11 +69,10 @@ def run_app(ctx: Context) -> int:
     tickets = []
     try:
         # The workspace's ticket store (imported files, the mailbox); the demo tickets
-        # when it is empty.  Until the queue reads the store lazily, the window holds the
-        # QUEUE_LIMIT longest-waiting tickets.
+        # when it is empty.
         store = TicketStore(ctx.workspace.tickets_db)
         try:
-            tickets = as_drafting_tickets(store, limit=QUEUE_LIMIT)
+            tickets = as_drafting_tickets(store)
         finally:
             store.close()
     except KefuError as exc:
@@ -78,6 +96,7 @@ def run_app(ctx: Context) -> int:
                         kb_factory=lambda: open_kb(ctx.workspace, ctx.settings, isolated=True))
     crash.add_saver(window.save_drafts)
     window.show()
+    problems += _start_mail(window, ctx)
     for problem in problems:
         window.show_note(problem, error=True)
     qapp.processEvents()  # paint the window before the model thread starts importing

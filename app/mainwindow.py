@@ -58,6 +58,7 @@ class MainWindow(QMainWindow):
     draft_failed = Signal(str)
     kb_indexed = Signal(object)          # IndexSummary
     model_imported = Signal(str)
+    mail_synced = Signal(int)       # messages stored by a background mail sync
     model_import_failed = Signal(str)
 
     def __init__(self, *, workspace: Workspace, settings: Settings, tickets: list[Ticket],
@@ -70,6 +71,7 @@ class MainWindow(QMainWindow):
         self._settings = settings
         self._model_path = model_path
         self._drafts = DraftStore(workspace.drafts_file)
+        self._mail = None               # the mailbox poller, when a mailbox is set up
         self._texts: dict[str, str] = {}
         self._generated: dict[str, str] = {}
         statuses = {}
@@ -383,6 +385,49 @@ class MainWindow(QMainWindow):
         ticket = self.proxy.data(indexes[0], TicketRole)
         self.show_ticket(ticket)
 
+    # ---- the mailbox ---------------------------------------------------------------------
+    def start_mail(self, account, password: str, *, interval: float, backoff=None) -> None:
+        """Poll the mailbox in the background; new mail joins the queue."""
+        from app.mailpoller import MailPoller
+
+        self._mail = MailPoller(self._workspace.tickets_db, account, password,
+                                interval=interval, backoff=backoff)
+        self._mail.synced.connect(self._on_mail_synced)
+        self._mail.failed.connect(self._on_mail_failed)
+        self._mail.start()
+
+    def _on_mail_synced(self, count: int) -> None:
+        if count:
+            self.reload_queue()
+            self.statusBar().showMessage(
+                f"{count} new message{'s' if count != 1 else ''} from the mailbox", 10000)
+        self.mail_synced.emit(count)
+
+    def _on_mail_failed(self, message: str, retry_in: float) -> None:
+        self.statusBar().showMessage(f"Mail: {message} Next try in {retry_in:.0f} s.")
+
+    def reload_queue(self) -> None:
+        """Read the queue again from the ticket store, keeping the open ticket open."""
+        from core.inbox.store import TicketStore, as_drafting_tickets
+
+        store = TicketStore(self._workspace.tickets_db)
+        try:
+            tickets = as_drafting_tickets(store)
+        finally:
+            store.close()
+        current = self._current.id if self._current is not None else None
+        if current is not None:
+            self._texts[current] = self.composer.toPlainText()
+        for ticket in tickets:
+            saved = self._drafts.get(ticket.id)
+            if saved is not None and ticket.id not in self._texts:
+                self._texts[ticket.id] = saved.text
+        self.queue_model.set_tickets(tickets)
+        row = self.queue_model.row_of(current) if current is not None else None
+        if row is not None:
+            self.queue_view.selectRow(self.proxy.mapFromSource(
+                self.queue_model.index(row, 0)).row())
+
     def show_ticket(self, ticket: Ticket) -> None:
         if self._current is not None:
             self._texts[self._current.id] = self.composer.toPlainText()
@@ -602,5 +647,7 @@ class MainWindow(QMainWindow):
             self.save_drafts()
             if self._kb_thread is not None:
                 self._kb_thread.stop()
+            if self._mail is not None:
+                self._mail.stop()
             self._thread.stop()
         event.accept()

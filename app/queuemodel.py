@@ -29,6 +29,18 @@ class TicketQueueModel(QAbstractTableModel):
             return COLUMNS[section]
         return None
 
+    def set_tickets(self, tickets: list[Ticket]) -> None:
+        """A new queue (new mail arrived); statuses are kept by ticket id."""
+        self.beginResetModel()
+        self._tickets = tickets
+        self.endResetModel()
+
+    def row_of(self, ticket_id: str) -> int | None:
+        for row, ticket in enumerate(self._tickets):
+            if ticket.id == ticket_id:
+                return row
+        return None
+
     def ticket(self, row: int) -> Ticket:
         return self._tickets[row]
 

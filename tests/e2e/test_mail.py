@@ -282,3 +282,52 @@ def test_polling_picks_up_new_mail_and_reconnects_with_backoff(dovecot, certs, t
     store = TicketStore(tmp_path / "tickets.sqlite")
     assert store.count_tickets() == 2
     store.close()
+
+
+def test_the_window_polls_the_mailbox_and_new_mail_joins_the_queue(qtbot, dovecot, certs,
+                                                                    tmp_path):
+    from app.mainwindow import MainWindow
+    from core.inbox.mailclient import Backoff
+    from core.inbox.store import as_drafting_tickets
+    from core.paths import Workspace
+    from core.settings import Settings
+    from tests.fakes import FakeEngine
+
+    workspace = Workspace.at(tmp_path / "ws").ensure()
+    first = TicketStore(workspace.tickets_db)
+    first.add_many([from_mail_bytes(customer_mail("<w0@example.cn>", "Kettle leaks",
+                                                  "It leaks from the bottom."))])
+    tickets = as_drafting_tickets(first)
+    first.close()
+    window = MainWindow(workspace=workspace, settings=Settings(), tickets=tickets,
+                        engine_factory=FakeEngine, model_path=None)
+    qtbot.addWidget(window)
+    window.show()
+    window.queue_view.selectRow(0)
+    window.composer.setPlainText("Dear customer, half-written")
+    dovecot.deliver(customer_mail("<w1@example.cn>", "台灯坏了", "灯罩裂了。"), "m1")
+    try:
+        with qtbot.waitSignal(window.mail_synced, timeout=30000,
+                              check_params_cb=lambda count: count == 1):
+            window.start_mail(account_for(dovecot, certs=certs), PASSWORD, interval=0.2,
+                              backoff=Backoff(first=0.2, ceiling=0.4))
+        model = window.queue_model
+        assert sorted(model.ticket(r).subject for r in range(model.rowCount())) == [
+            "Kettle leaks", "台灯坏了"]
+        # The agent's open ticket and unsent text are untouched by the new mail.
+        assert window.current_ticket.subject == "Kettle leaks"
+        assert window.composer.toPlainText() == "Dear customer, half-written"
+        assert "new message" in window.statusBar().currentMessage()
+        dovecot.stop()
+        qtbot.waitUntil(lambda: window.statusBar().currentMessage().startswith("Mail: "),
+                        timeout=30000)
+        assert "Next try in" in window.statusBar().currentMessage()
+    finally:
+        window.close()
+
+
+def from_mail_bytes(raw: bytes):
+    from core.inbox.importers import from_mail
+    from core.mail.parse import parse_message
+
+    return from_mail(parse_message(raw), source="test")
