@@ -713,9 +713,10 @@ class TicketStore:
                 for r in self.db.execute(sql + " ORDER BY id", args)]
 
 
-def as_drafting_tickets(store: TicketStore, *, limit: int) -> list:
+def as_drafting_tickets(store: TicketStore, *, limit: int = 2000) -> list:
     """The first ``limit`` tickets in queue order as ``core.tickets.Ticket`` objects (the
-    form the window and drafting use), each with its whole thread."""
+    form the window and drafting use), each with its whole thread.  Until the queue reads
+    the store lazily, the window holds the 2,000 longest-waiting tickets this way."""
     from core.tickets import Message, Ticket
 
     out = []
