@@ -59,6 +59,8 @@ class MainWindow(QMainWindow):
     kb_indexed = Signal(object)          # IndexSummary
     model_imported = Signal(str)
     mail_synced = Signal(int)       # messages stored by a background mail sync
+    reply_sent = Signal(str)        # ticket id
+    reply_failed = Signal(str, str)  # ticket id, why
     model_import_failed = Signal(str)
 
     def __init__(self, *, workspace: Workspace, settings: Settings, tickets: list[Ticket],
@@ -72,6 +74,8 @@ class MainWindow(QMainWindow):
         self._model_path = model_path
         self._drafts = DraftStore(workspace.drafts_file)
         self._mail = None               # the mailbox poller, when a mailbox is set up
+        self._mailbox = None            # (account, password) for sending
+        self._sending: set[str] = set()  # tickets whose reply is going out
         self._texts: dict[str, str] = {}
         self._generated: dict[str, str] = {}
         statuses = {}
@@ -172,6 +176,10 @@ class MainWindow(QMainWindow):
         self.stop_button = QPushButton("Stop")
         self.copy_button = QPushButton("Copy")
         self.sent_button = QPushButton("Mark as sent")
+        self.send_button = QPushButton("Send")
+        self.send_button.setToolTip("Send this reply to the customer from the store's "
+                                    "mailbox, in the customer's thread")
+        self.send_button.hide()         # shown once a mailbox is set up
         self.draft_button.setToolTip("Draft a reply with the local model (Ctrl+Return)")
         self.draft_button.setShortcut(QKeySequence("Ctrl+Return"))
         self.stop_button.setShortcut(QKeySequence("Escape"))
@@ -182,12 +190,14 @@ class MainWindow(QMainWindow):
         self.stop_button.clicked.connect(self.stop_draft)
         self.copy_button.clicked.connect(self.copy_draft)
         self.sent_button.clicked.connect(self.mark_sent)
+        self.send_button.clicked.connect(self.send_reply)
         buttons = QHBoxLayout()
         for b in (self.draft_button, self.regen_button, self.stop_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
         buttons.addWidget(self.copy_button)
         buttons.addWidget(self.sent_button)
+        buttons.addWidget(self.send_button)
 
         self.sources_list = QListWidget()
         self.sources_list.setMaximumHeight(110)
@@ -390,11 +400,77 @@ class MainWindow(QMainWindow):
         """Poll the mailbox in the background; new mail joins the queue."""
         from app.mailpoller import MailPoller
 
+        self._mailbox = (account, password)
+        self.send_button.show()
+        self._update_buttons()
         self._mail = MailPoller(self._workspace.tickets_db, account, password,
                                 interval=interval, backoff=backoff)
         self._mail.synced.connect(self._on_mail_synced)
         self._mail.failed.connect(self._on_mail_failed)
         self._mail.start()
+
+    def send_reply(self) -> None:
+        """Send the composer's text to the customer: only ever from this click.  A reply
+        whose send failed is retried as the same message, never queued a second time."""
+        if self._current is None or self.busy or self._mailbox is None \
+                or not self._current.id.isdigit() or self._current.id in self._sending:
+            return
+        from core.errors import KefuError
+        from core.inbox.mailclient import send_reply
+        from core.inbox.store import TicketStore
+
+        account, password = self._mailbox
+        ticket_id, text = self._current.id, self.composer.toPlainText()
+        db = self._workspace.tickets_db
+        store = TicketStore(db)
+        try:
+            store.save_draft(int(ticket_id), text, generated=self._generated.get(ticket_id, ""))
+            failed = [e for e in store.outbox(statuses=("failed",))
+                      if e["ticket_id"] == int(ticket_id) and e["text"] == text]
+            box = failed[0]["id"] if failed else store.queue_reply(
+                int(ticket_id), text, actor=self._settings.agent_name or account.username,
+                from_domain=account.address.rpartition("@")[2])
+        except KefuError as exc:
+            self.show_note(f"The reply could not be queued: {exc}", error=True)
+            return
+        finally:
+            store.close()
+        self._sending.add(ticket_id)
+        self._update_buttons()
+        self.statusBar().showMessage("Sending…")
+
+        def job() -> str:
+            own = TicketStore(db)   # this thread's own connection
+            try:
+                return send_reply(own, box, account, password)
+            finally:
+                own.close()
+
+        run_in_background(job, parent=self,
+                          on_done=lambda result: self._on_reply_sent(ticket_id, result),
+                          on_error=lambda why: self._on_reply_failed(ticket_id, why))
+
+    def _on_reply_sent(self, ticket_id: str, result: str) -> None:
+        self._sending.discard(ticket_id)
+        self._texts.pop(ticket_id, None)
+        self._drafts.put(ticket_id, text="", status="sent")
+        self.queue_model.set_status(ticket_id, "sent")
+        if self._current is not None and self._current.id == ticket_id:
+            self.composer.blockSignals(True)
+            self.composer.clear()
+            self.composer.blockSignals(False)
+        self.save_drafts()
+        self.statusBar().showMessage("Reply sent" if result == "sent" else
+                                     "That reply had already been sent", 5000)
+        self._update_buttons()
+        self.reply_sent.emit(ticket_id)
+
+    def _on_reply_failed(self, ticket_id: str, why: str) -> None:
+        self._sending.discard(ticket_id)
+        self.statusBar().clearMessage()
+        self.show_note(f"{why} Your text is kept; Send again to retry.", error=True)
+        self._update_buttons()
+        self.reply_failed.emit(ticket_id, why)
 
     def _on_mail_synced(self, count: int) -> None:
         if count:
@@ -473,6 +549,9 @@ class MainWindow(QMainWindow):
         self.stop_button.setEnabled(self.busy)
         self.copy_button.setEnabled(bool(text))
         self.sent_button.setEnabled(bool(text) and not self.busy)
+        self.send_button.setEnabled(bool(text) and not self.busy and self._mailbox is not None
+                                    and has_ticket and self._current.id.isdigit()
+                                    and self._current.id not in self._sending)
 
     def show_note(self, text: str, *, error: bool = False) -> None:
         colour = "#fde2e1" if error else "#fff6d6"

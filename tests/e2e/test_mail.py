@@ -331,3 +331,49 @@ def from_mail_bytes(raw: bytes):
     from core.mail.parse import parse_message
 
     return from_mail(parse_message(raw), source="test")
+
+
+def test_send_from_the_window_on_the_agents_click_once_even_after_a_refusal(
+        qtbot, dovecot, smtp, certs, tmp_path):
+    from PySide6.QtCore import Qt
+
+    from app.mainwindow import MainWindow
+    from core.inbox.store import as_drafting_tickets
+    from core.paths import Workspace
+    from core.settings import Settings
+    from tests.fakes import FakeEngine
+
+    workspace = Workspace.at(tmp_path / "ws").ensure()
+    store = TicketStore(workspace.tickets_db)
+    store.add_many([from_mail_bytes(customer_mail("<s0@example.cn>", "退款问题",
+                                                  "我的退款还没到账。"))])
+    window = MainWindow(workspace=workspace, settings=Settings(),
+                        tickets=as_drafting_tickets(store), engine_factory=FakeEngine,
+                        model_path=None)
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        window.queue_view.selectRow(0)
+        window.composer.setPlainText("您好，退款已原路退回。")
+        assert not window.send_button.isVisible()          # no mailbox, no Send
+        window.start_mail(account_for(dovecot, smtp, certs), PASSWORD, interval=60)
+        assert window.send_button.isVisible() and window.send_button.isEnabled()
+
+        smtp.refuse.add(CUSTOMER)
+        with qtbot.waitSignal(window.reply_failed, timeout=30000):
+            qtbot.mouseClick(window.send_button, Qt.MouseButton.LeftButton)
+        assert "550" in window.note_label.text() and smtp.received == []
+        assert window.composer.toPlainText() == "您好，退款已原路退回。"
+
+        smtp.refuse.clear()
+        with qtbot.waitSignal(window.reply_sent, timeout=30000):
+            qtbot.mouseClick(window.send_button, Qt.MouseButton.LeftButton)
+        assert len(smtp.received) == 1 and window.composer.toPlainText() == ""
+        ticket = int(window.current_ticket.id)
+        sent = [a for a in store.audit(ticket) if a["action"] == "sent"]
+        assert len(sent) == 1 and store.outbox() == []
+        assert len(store.db.execute("SELECT id FROM outbox").fetchall()) == 1  # retried, not re-queued
+        assert store.ticket(ticket).status == "pending"
+    finally:
+        window.close()
+        store.close()
