@@ -10,7 +10,7 @@ import sys
 from core.cli import Context
 from core.engine import LlamaEngine
 from core.errors import KefuError
-from core.inbox.store import TicketStore, as_drafting_tickets
+from core.inbox.store import queue_tickets
 from core.logsetup import setup_logging
 from core.models import default_model_path
 from core.tickets import load_demo_tickets
@@ -70,11 +70,7 @@ def run_app(ctx: Context) -> int:
     try:
         # The workspace's ticket store (imported files, the mailbox); the demo tickets
         # when it is empty.
-        store = TicketStore(ctx.workspace.tickets_db)
-        try:
-            tickets = as_drafting_tickets(store)
-        finally:
-            store.close()
+        tickets = queue_tickets(ctx.workspace.tickets_db)
     except KefuError as exc:
         problems.append(f"The ticket store could not be read: {exc}")
     if not tickets:

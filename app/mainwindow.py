@@ -78,12 +78,7 @@ class MainWindow(QMainWindow):
         self._sending: set[str] = set()  # tickets whose reply is going out
         self._texts: dict[str, str] = {}
         self._generated: dict[str, str] = {}
-        statuses = {}
-        for t in tickets:
-            saved = self._drafts.get(t.id)
-            if saved:
-                self._texts[t.id] = saved.text
-                statuses[t.id] = saved.status
+        statuses = self._remember_saved(tickets)
         self._current: Ticket | None = None
         self._request_id = 0
         self._stream_ticket: str | None = None
@@ -482,23 +477,25 @@ class MainWindow(QMainWindow):
     def _on_mail_failed(self, message: str, retry_in: float) -> None:
         self.statusBar().showMessage(f"Mail: {message} Next try in {retry_in:.0f} s.")
 
+    def _remember_saved(self, tickets: list[Ticket]) -> dict[str, str]:
+        """Saved composer texts of ``tickets`` not already open here; their statuses."""
+        statuses = {}
+        for ticket in tickets:
+            saved = self._drafts.get(ticket.id)
+            if saved:
+                self._texts.setdefault(ticket.id, saved.text)
+                statuses[ticket.id] = saved.status
+        return statuses
+
     def reload_queue(self) -> None:
         """Read the queue again from the ticket store, keeping the open ticket open."""
-        from core.inbox.store import TicketStore, as_drafting_tickets
+        from core.inbox.store import queue_tickets
 
-        store = TicketStore(self._workspace.tickets_db)
-        try:
-            tickets = as_drafting_tickets(store)
-        finally:
-            store.close()
+        tickets = queue_tickets(self._workspace.tickets_db)
         current = self._current.id if self._current is not None else None
         if current is not None:
             self._texts[current] = self.composer.toPlainText()
-        for ticket in tickets:
-            saved = self._drafts.get(ticket.id)
-            if saved is not None and ticket.id not in self._texts:
-                self._texts[ticket.id] = saved.text
-        self.queue_model.set_tickets(tickets)
+        self.queue_model.set_tickets(tickets, self._remember_saved(tickets))
         row = self.queue_model.row_of(current) if current is not None else None
         if row is not None:
             self.queue_view.selectRow(self.proxy.mapFromSource(

@@ -29,10 +29,11 @@ class TicketQueueModel(QAbstractTableModel):
             return COLUMNS[section]
         return None
 
-    def set_tickets(self, tickets: list[Ticket]) -> None:
-        """A new queue (new mail arrived); statuses are kept by ticket id."""
+    def set_tickets(self, tickets: list[Ticket], statuses: dict[str, str]) -> None:
+        """A new queue (new mail arrived); known statuses are kept, saved ones added."""
         self.beginResetModel()
         self._tickets = tickets
+        self._status.update(statuses)
         self.endResetModel()
 
     def row_of(self, ticket_id: str) -> int | None:

@@ -295,9 +295,5 @@ def import_files(store: TicketStore, paths: Iterable[Path]) -> ImportResult:
     for path in paths:
         path = Path(path)
         channel = "email" if path.suffix.lower() in (".eml", ".mbox", ".mbx", "") else "import"
-        part = store.add_many(messages_in(path), channel=channel)
-        total.tickets += part.tickets
-        total.messages += part.messages
-        total.duplicates += part.duplicates
-        total.errors += part.errors
+        total.add(store.add_many(messages_in(path), channel=channel))
     return total

@@ -199,14 +199,10 @@ def sync_mailbox(store: TicketStore, account: MailAccount, password: str) -> Syn
                     except TicketError as exc:
                         items.append(exc)
                     highest = max(highest, uid)
-                part_result = store.add_many(items)
+                result.add(store.add_many(items))
                 store.set_mail_position(account.key, account.folder, validity, highest)
                 last = highest
                 result.fetched += len(items)
-                result.tickets += part_result.tickets
-                result.messages += part_result.messages
-                result.duplicates += part_result.duplicates
-                result.errors += part_result.errors
             if position is None or result.reset or not uids:
                 store.set_mail_position(account.key, account.folder, validity, last)
         except (OSError, imaplib.IMAP4.abort) as exc:

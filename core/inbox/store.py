@@ -256,6 +256,13 @@ class ImportResult:
         return {"tickets": self.tickets, "messages": self.messages,
                 "duplicates": self.duplicates, "errors": self.errors}
 
+    def add(self, other: "ImportResult") -> None:
+        """Count ``other`` (one file, one batch) into this total."""
+        self.tickets += other.tickets
+        self.messages += other.messages
+        self.duplicates += other.duplicates
+        self.errors += other.errors
+
 
 class TicketStore:
     def __init__(self, path: Path) -> None:
@@ -711,6 +718,15 @@ class TicketStore:
         return [{"at": r[0], "actor": r[1], "action": r[2], "ticket_id": r[3],
                  "outbox_id": r[4], "edit_distance": r[5], "detail": json.loads(r[6])}
                 for r in self.db.execute(sql + " ORDER BY id", args)]
+
+
+def queue_tickets(path: Path) -> list:
+    """``as_drafting_tickets`` of the store at ``path`` (opened and closed here)."""
+    store = TicketStore(path)
+    try:
+        return as_drafting_tickets(store)
+    finally:
+        store.close()
 
 
 def as_drafting_tickets(store: TicketStore, *, limit: int = 2000) -> list:

@@ -153,10 +153,6 @@ class _Fingerprint:
         return len(self.grams & other.grams) / len(self.grams | other.grams) >= 0.9
 
 
-def _near_duplicate(a: str, b: str) -> bool:
-    return _Fingerprint(a).near(_Fingerprint(b))
-
-
 def _distinct(hits: list[SearchHit], k: int) -> list[SearchHit]:
     """The first ``k`` of ``hits`` that are not near-duplicates of an earlier one."""
     kept: list[SearchHit] = []
