@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import sys
 
 from core.cli import Context
 from core.engine import LlamaEngine
 from core.errors import KefuError
-from core.inbox.store import queue_tickets
 from core.logsetup import setup_logging
 from core.models import default_model_path
 from core.tickets import load_demo_tickets
@@ -46,6 +46,28 @@ def _start_mail(window, ctx: Context) -> list[str]:
     return []
 
 
+def _open_queue(ctx: Context, problems: list[str]):
+    """The workspace's ticket store (imported files, the mailbox); the demo tickets while
+    it is empty and no mailbox is set up."""
+    from core.inbox.queue import MemoryQueue, StoreQueue
+
+    try:
+        queue = StoreQueue(ctx.workspace.tickets_db)
+    except (KefuError, OSError, sqlite3.Error) as exc:
+        problems.append(f"The ticket store could not be read: {exc}")
+        queue = None
+    if queue is not None and (not queue.is_empty() or ctx.settings.mail_address):
+        return queue
+    if queue is not None:
+        queue.close()
+    try:
+        tickets = load_demo_tickets()
+    except KefuError as exc:
+        problems.append(f"The demo tickets could not be read: {exc}")
+        tickets = []
+    return MemoryQueue(tickets, ctx.workspace.drafts_file)
+
+
 def run_app(ctx: Context) -> int:
     setup_logging(log_dir=ctx.workspace.log_dir, verbose=ctx.args.verbose)
     if _no_display():
@@ -66,18 +88,7 @@ def run_app(ctx: Context) -> int:
     ensure_cjk_font(qapp)
 
     problems = []
-    tickets = []
-    try:
-        # The workspace's ticket store (imported files, the mailbox); the demo tickets
-        # when it is empty.
-        tickets = queue_tickets(ctx.workspace.tickets_db)
-    except KefuError as exc:
-        problems.append(f"The ticket store could not be read: {exc}")
-    if not tickets:
-        try:
-            tickets = load_demo_tickets()
-        except KefuError as exc:
-            problems.append(f"The demo tickets could not be read: {exc}")
+    queue = _open_queue(ctx, problems)
     model_path = None
     try:
         model_path = str(ctx.args.model or default_model_path(ctx.workspace,
@@ -87,7 +98,7 @@ def run_app(ctx: Context) -> int:
 
     from core.kb.service import open_kb
 
-    window = MainWindow(workspace=ctx.workspace, settings=ctx.settings, tickets=tickets,
+    window = MainWindow(workspace=ctx.workspace, settings=ctx.settings, tickets=queue,
                         engine_factory=LlamaEngine, model_path=model_path,
                         kb_factory=lambda: open_kb(ctx.workspace, ctx.settings, isolated=True))
     crash.add_saver(window.save_drafts)

@@ -5,24 +5,27 @@ from __future__ import annotations
 import html
 import logging
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QItemSelection, QSortFilterProxyModel, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QItemSelection, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (QAction, QCloseEvent, QDesktopServices, QGuiApplication, QKeySequence,
-                           QTextCursor)
-from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView,
-                               QLabel, QLineEdit, QListWidget, QListWidgetItem, QMainWindow,
-                               QPlainTextEdit, QProgressBar, QPushButton, QSplitter, QTableView, QTextBrowser, QVBoxLayout, QWidget)
+                           QShortcut, QTextCursor)
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout,
+                               QHeaderView, QLabel, QLineEdit, QListWidget, QListWidgetItem,
+                               QMainWindow, QPlainTextEdit, QProgressBar, QPushButton, QSplitter,
+                               QTableView, QTextBrowser, QVBoxLayout, QWidget)
 
 from app.kbworker import KbWorker
-from app.queuemodel import TicketQueueModel, TicketRole
+from app.queuemodel import LANG_SHORT, STATUS_NAMES, TicketQueueModel
 from app.tasks import run_in_background
 from app.worker import EngineWorker, OwnerThread
 from core import settings as settings_mod
-from core.draftstore import DraftStore
 from core.drafting import DraftNotes, DraftResult
 from core.engine import Engine, EngineInfo
+from core.errors import KefuError
+from core.inbox.queue import DraftSaveError, MemoryQueue, Queue, QueueFilter, StoreQueue
 from core.kb.index import KnowledgeBase
 from core.lang import LANG_NAMES
 from core.models import discover, import_model
@@ -33,20 +36,63 @@ from core.tickets import Ticket
 log = logging.getLogger("kefu.app.window")
 
 AUTOSAVE_MS = 800
+SAVE_RETRY_MS = 5000     # after a failed save (a full disk), until it succeeds
+SEARCH_DELAY_MS = 250
+# Status filter choices: (label, statuses); "To answer" is where an agent works.
+STATUS_CHOICES = (("To answer", ("new", "open")), ("All statuses", ()),
+                  *((name, (key,)) for key, name in STATUS_NAMES.items()))
 
 
-def thread_html(ticket: Ticket) -> str:
+def _size(n: int) -> str:
+    return f"{n / 1048576:.1f} MB" if n >= 1048576 else f"{max(1, round(n / 1024))} KB"
+
+
+def _local_time(iso: str) -> str:
+    """A stored (UTC) time as the agent's clock shows it."""
+    try:
+        when = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def thread_html(ticket: Ticket, *, expanded: frozenset[int] = frozenset()) -> str:
+    """The thread as the agent reads it.  Everything the customer wrote is escaped text:
+    no remote content, no live links.  Quoted history and signatures are folded; a
+    "show" link (``kefu:quoted/N``) unfolds message N's."""
     parts = [f"<h3>{html.escape(ticket.subject or '(no subject)')}</h3>"]
     if ticket.customer_name:
         parts.append(f"<p style='color:#666'>{html.escape(ticket.customer_name)} · "
                      f"{html.escape(LANG_NAMES.get(ticket.language, ticket.language))}</p>")
-    for message in ticket.messages:
+    for n, message in enumerate(ticket.messages):
         customer = message.sender == "customer"
-        who = "Customer" if customer else "Agent"
+        who = html.escape(message.author) if message.author else \
+            ("Customer" if customer else "Agent")
         colour = "#f4f6fb" if customer else "#eef8ef"
+        when = f" <span style='color:#666'>{html.escape(_local_time(message.date))}</span>" \
+            if message.date else ""
         body = html.escape(message.text).replace("\n", "<br>")
+        extra = ""
+        for a in message.attachments:
+            extra += (f"<br><span style='color:#444'>Attachment: "
+                      f"{html.escape(str(a.get('filename')))} "
+                      f"({_size(int(a.get('size') or 0))}, not opened)</span>")
+        if message.quoted:
+            if n in expanded:
+                quoted = html.escape(message.quoted).replace("\n", "<br>")
+                extra += (f"<br><a href='kefu:quoted/{n}'>hide quoted text</a>"
+                          f"<br><span style='color:#777'>{quoted}</span>")
+            else:
+                lines = message.quoted.count("\n") + 1
+                extra += (f"<br><a href='kefu:quoted/{n}'>… show quoted text and signature "
+                          f"({lines} line{'s' if lines != 1 else ''})</a>")
+        if message.notes:
+            extra += f"<br><span style='color:#92400e'>{html.escape(message.notes)}</span>"
         parts.append(f"<table width='100%' cellpadding='8' style='background:{colour};"
-                     f"margin-bottom:6px'><tr><td><b>{who}</b><br>{body}</td></tr></table>")
+                     f"margin-bottom:6px'><tr><td><b>{who}</b>{when}<br>{body}{extra}"
+                     f"</td></tr></table>")
     return "\n".join(parts)
 
 
@@ -63,8 +109,8 @@ class MainWindow(QMainWindow):
     reply_failed = Signal(str, str)  # ticket id, why
     model_import_failed = Signal(str)
 
-    def __init__(self, *, workspace: Workspace, settings: Settings, tickets: list[Ticket],
-                 engine_factory: Callable[[], Engine], model_path: str | None,
+    def __init__(self, *, workspace: Workspace, settings: Settings,
+                 tickets: list[Ticket] | Queue, engine_factory: Callable[[], Engine], model_path: str | None,
                  kb_factory: Callable[[], KnowledgeBase] | None = None) -> None:
         super().__init__()
         self.setWindowTitle("Kefu Assist 客服助手")
@@ -72,14 +118,18 @@ class MainWindow(QMainWindow):
         self._workspace = workspace
         self._settings = settings
         self._model_path = model_path
-        self._drafts = DraftStore(workspace.drafts_file)
+        # The queue: the workspace's ticket store, or a list of tickets (the demo).
+        self.queue = tickets if isinstance(tickets, Queue) else \
+            MemoryQueue(list(tickets), workspace.drafts_file)
         self._mail = None               # the mailbox poller, when a mailbox is set up
         self._mailbox = None            # (account, password) for sending
         self._sending: set[str] = set()  # tickets whose reply is going out
-        self._texts: dict[str, str] = {}
-        self._generated: dict[str, str] = {}
-        statuses = self._remember_saved(tickets)
+        self._texts: dict[str, str] = {}       # composer text of each ticket opened
+        self._saved: dict[str, str] = {}       # what the queue holds of those texts
+        self._generated: dict[str, str] = {}   # the model's last draft of each ticket
         self._current: Ticket | None = None
+        self._expanded: frozenset[int] = frozenset()   # unfolded quotes in the thread
+        self._draft_error = False              # the last save failed (the note says so)
         self._request_id = 0
         self._stream_ticket: str | None = None
         self._stream_started = 0.0
@@ -89,7 +139,7 @@ class MainWindow(QMainWindow):
         self._engine_info: EngineInfo | None = None
         self._closing = False
 
-        self.queue_model = TicketQueueModel(tickets, statuses)
+        self.queue_model = TicketQueueModel(self.queue)
         self._has_kb = kb_factory is not None
         self._build_ui()
 
@@ -117,43 +167,81 @@ class MainWindow(QMainWindow):
 
         self._autosave = QTimer(self, singleShot=True, interval=AUTOSAVE_MS)
         self._autosave.timeout.connect(self.save_drafts)
+        self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
+        self._search_timer.timeout.connect(self.apply_filter)
         self._update_buttons()
-        if tickets:
+        self.apply_filter()
+        if self.queue_model.rowCount():
             self.queue_view.selectRow(0)
 
     # ---- layout -------------------------------------------------------------------------
     def _build_ui(self) -> None:
-        self.filter_edit = QLineEdit(placeholderText="Filter the queue…  筛选")
-        self.proxy = QSortFilterProxyModel(self)
-        self.proxy.setSourceModel(self.queue_model)
-        self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-        self.proxy.setFilterKeyColumn(-1)
-        self.filter_edit.textChanged.connect(self.proxy.setFilterFixedString)
+        # Search and filters: all answered by the queue (SQL), never by reading every row.
+        self.filter_edit = QLineEdit(placeholderText="Search the queue (Ctrl+F)…  搜索")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.textChanged.connect(lambda _t: self._search_timer.start())
+        self.filter_edit.returnPressed.connect(self.apply_filter)
+        self.status_filter = QComboBox(toolTip="Status")
+        for label, statuses in STATUS_CHOICES:
+            self.status_filter.addItem(label, statuses)
+        self.lang_filter = QComboBox(toolTip="Language")
+        self.lang_filter.addItem("All languages", "")
+        for code, name in LANG_SHORT.items():
+            self.lang_filter.addItem(name, code)
+        self.channel_filter = QComboBox(toolTip="Channel")
+        self.channel_filter.addItem("All channels", "")
+        for channel in self.queue.channels():
+            self.channel_filter.addItem(channel.capitalize(), channel)
+        self.order_box = QComboBox(toolTip="Order")
+        self.order_box.addItem("Longest waiting first", "waiting")
+        self.order_box.addItem("Newest first", "updated")
+        for box in (self.status_filter, self.lang_filter, self.channel_filter, self.order_box):
+            box.currentIndexChanged.connect(lambda _i: self.apply_filter())
+        self.count_label = QLabel()
         self.queue_view = QTableView()
-        self.queue_view.setModel(self.proxy)
+        self.queue_view.setModel(self.queue_model)
         self.queue_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.queue_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        # Queue order (oldest first) until the agent clicks a column header.
-        self.queue_view.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
-        self.queue_view.setSortingEnabled(True)
         self.queue_view.verticalHeader().hide()
+        self.queue_view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.queue_view.setWordWrap(False)
         # Fixed starting widths, not ResizeToContents: that reads every row, which a long
         # queue cannot afford.  The agent can drag them.
         header = self.queue_view.horizontalHeader()
-        for column, width in enumerate((0, 110, 64, 70, 56)):
+        for column, width in enumerate((0, 104, 58, 40, 62, 56)):
             if width:
                 header.resizeSection(column, width)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        rows = self.queue_view.verticalHeader()
+        rows.setDefaultSectionSize(self.queue_view.fontMetrics().height() + 8)
         self.queue_view.setAlternatingRowColors(True)
         self.queue_view.selectionModel().selectionChanged.connect(self._on_selection)
+        self.queue_view.activated.connect(lambda _i: self.composer.setFocus())
+        filters = QHBoxLayout()
+        for box in (self.status_filter, self.lang_filter, self.channel_filter):
+            filters.addWidget(box)
+        filters.addStretch(1)
+        orders = QHBoxLayout()
+        orders.addWidget(self.order_box)
+        orders.addStretch(1)
+        orders.addWidget(self.count_label)
         left = QWidget()
         lay = QVBoxLayout(left)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.filter_edit)
+        lay.addLayout(filters)
+        lay.addLayout(orders)
         lay.addWidget(self.queue_view)
+
+        # Keyboard: the queue without leaving the composer.
+        for keys, slot in (("Ctrl+F", self.focus_search), ("Alt+Down", self.next_ticket),
+                           ("Alt+Up", self.previous_ticket),
+                           ("Ctrl+L", lambda: self.queue_view.setFocus())):
+            QShortcut(QKeySequence(keys), self, activated=slot)
 
         self.thread_view = QTextBrowser()
         self.thread_view.setOpenLinks(False)  # customer links are never followed
+        self.thread_view.anchorClicked.connect(self._on_thread_link)
 
         self.composer = QPlainTextEdit()
         self.composer.setPlaceholderText("Click Draft to write a reply with the local model, "
@@ -223,7 +311,7 @@ class MainWindow(QMainWindow):
         splitter = QSplitter()
         splitter.addWidget(left)
         splitter.addWidget(middle)
-        splitter.setSizes([420, 860])
+        splitter.setSizes([540, 740])
         self.setCentralWidget(splitter)
 
         self.model_label = QLabel("Model: not loaded")
@@ -243,6 +331,9 @@ class MainWindow(QMainWindow):
                                   shortcut=QKeySequence.StandardKey.Preferences)
         settings_action.triggered.connect(self.open_settings)
         file_menu.addAction(settings_action)
+        account_action = QAction("Mail account…", self)
+        account_action.triggered.connect(self.open_account)
+        file_menu.addAction(account_action)
         quit_action = QAction("Quit", self, shortcut=QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
@@ -330,6 +421,43 @@ class MainWindow(QMainWindow):
         if dialog.exec() and dialog.result_settings is not None:
             self.save_settings(dialog.result_settings, reload=dialog.needs_reload())
 
+    def open_account(self) -> None:
+        from app.accountdialog import AccountDialog
+
+        dialog = AccountDialog(self._settings, self)
+        if dialog.exec() and dialog.result_settings is not None:
+            self.save_settings(dialog.result_settings, reload=False)
+            self.connect_mailbox(dialog.password)
+
+    def connect_mailbox(self, password: str | None) -> None:
+        """Check the mailbox of the current settings with ``password`` (from the keyring),
+        or stop checking when no mailbox is set up."""
+        from core.inbox.mailclient import MailAccount
+
+        settings = self._settings
+        if not (settings.mail_address and settings.imap_host):
+            if self._mail is not None:
+                self._mail.stop()
+                self._mail = None
+            self._mailbox = None
+            self.send_button.hide()
+            self._update_buttons()
+            return
+        if not password:
+            self.show_note("The mailbox is not being checked: its password is not in the OS "
+                           "keyring (File › Mail account).", error=True)
+            return
+        try:
+            account = MailAccount.from_settings(settings)
+        except KefuError as exc:
+            self.show_note(str(exc), error=True)
+            return
+        if not self.queue.can_send:       # mail goes to the store: work from it
+            self.use_queue(StoreQueue(self._workspace.tickets_db))
+        self.start_mail(account, password, interval=settings.mail_poll_seconds)
+        self.statusBar().showMessage(f"Checking {account.address} every "
+                                     f"{settings.mail_poll_seconds} s", 5000)
+
     def save_settings(self, settings: Settings, *, reload: bool) -> None:
         self.apply_settings(settings)
         try:
@@ -387,14 +515,90 @@ class MainWindow(QMainWindow):
         indexes = selected.indexes()
         if not indexes:
             return
-        ticket = self.proxy.data(indexes[0], TicketRole)
+        ticket_id = self.queue_model.ticket_id(indexes[0].row())
+        if self._current is not None and self._current.id == ticket_id:
+            return        # the same ticket selected again after the queue was re-read
+        self.open_ticket(ticket_id)
+
+    def open_ticket(self, ticket_id: str) -> None:
+        """Show ``ticket_id``'s thread and its saved draft, and mark it read."""
+        try:
+            ticket = self.queue.ticket(ticket_id)
+            self.queue.mark_read(ticket_id)
+        except (KefuError, OSError, ValueError) as exc:
+            self.show_note(f"Ticket {ticket_id} could not be opened: {exc}", error=True)
+            return
+        self.queue_model.update_row(ticket_id)
         self.show_ticket(ticket)
+
+    def current_filter(self) -> QueueFilter:
+        return QueueFilter(status=tuple(self.status_filter.currentData() or ()),
+                           lang=self.lang_filter.currentData() or "",
+                           channel=self.channel_filter.currentData() or "",
+                           search=self.filter_edit.text().strip(),
+                           order=self.order_box.currentData() or "waiting")
+
+    def apply_filter(self) -> None:
+        """Read the queue again with the filters shown; the open ticket stays open (and
+        selected if it still passes)."""
+        self._search_timer.stop()
+        try:
+            self.queue_model.refresh(self.current_filter())
+        except (KefuError, OSError, ValueError) as exc:
+            self.show_note(f"The queue could not be read: {exc}", error=True)
+        self._reselect_current()
+        rows = self.queue_model.rowCount()
+        self.count_label.setText(f"{rows:,} ticket{'s' if rows != 1 else ''}")
+
+    def _reselect_current(self) -> None:
+        if self._current is None:
+            return
+        row = self.queue_model.row_of(self._current.id)
+        if row is not None:
+            self.queue_view.selectRow(row)
+            self.queue_view.scrollTo(self.queue_model.index(row, 0))
+
+    def focus_search(self) -> None:
+        self.filter_edit.setFocus()
+        self.filter_edit.selectAll()
+
+    def next_ticket(self) -> None:
+        self._step(+1)
+
+    def previous_ticket(self) -> None:
+        self._step(-1)
+
+    def _step(self, delta: int) -> None:
+        rows = self.queue_model.rowCount()
+        if not rows:
+            return
+        current = self.queue_view.currentIndex()
+        row = current.row() + delta if current.isValid() else 0
+        row = min(max(row, 0), rows - 1)
+        self.queue_view.selectRow(row)
+        self.queue_view.scrollTo(self.queue_model.index(row, 0))
+
+    def _on_thread_link(self, url: QUrl) -> None:
+        """Only our own links do anything; a customer's link is never followed."""
+        if url.scheme() == "kefu" and url.path().startswith("quoted/") \
+                and self._current is not None:
+            n = int(url.path().split("/", 1)[1] or -1)
+            self._expanded = self._expanded ^ {n}
+            self._render_thread()
+
+    def _render_thread(self) -> None:
+        bar = self.thread_view.verticalScrollBar()
+        position = bar.value()
+        self.thread_view.setHtml(thread_html(self._current, expanded=self._expanded))
+        bar.setValue(position)
 
     # ---- the mailbox ---------------------------------------------------------------------
     def start_mail(self, account, password: str, *, interval: float, backoff=None) -> None:
         """Poll the mailbox in the background; new mail joins the queue."""
         from app.mailpoller import MailPoller
 
+        if self._mail is not None:          # the account changed: stop the old poller
+            self._mail.stop()
         self._mailbox = (account, password)
         self.send_button.show()
         self._update_buttons()
@@ -408,28 +612,28 @@ class MainWindow(QMainWindow):
         """Send the composer's text to the customer: only ever from this click.  A reply
         whose send failed is retried as the same message, never queued a second time."""
         if self._current is None or self.busy or self._mailbox is None \
-                or not self._current.id.isdigit() or self._current.id in self._sending:
+                or not self.queue.can_send or self._current.id in self._sending:
             return
-        from core.errors import KefuError
+        import sqlite3
+
         from core.inbox.mailclient import send_reply
         from core.inbox.store import TicketStore
 
         account, password = self._mailbox
         ticket_id, text = self._current.id, self.composer.toPlainText()
-        db = self._workspace.tickets_db
-        store = TicketStore(db)
+        store = self.queue.store
+        db = store.path
+        if not self.save_drafts():
+            return      # the note says why; nothing is queued that is not kept
         try:
-            store.save_draft(int(ticket_id), text, generated=self._generated.get(ticket_id, ""))
             failed = [e for e in store.outbox(statuses=("failed",))
                       if e["ticket_id"] == int(ticket_id) and e["text"] == text]
             box = failed[0]["id"] if failed else store.queue_reply(
                 int(ticket_id), text, actor=self._settings.agent_name or account.username,
                 from_domain=account.address.rpartition("@")[2])
-        except KefuError as exc:
+        except (KefuError, sqlite3.Error) as exc:
             self.show_note(f"The reply could not be queued: {exc}", error=True)
             return
-        finally:
-            store.close()
         self._sending.add(ticket_id)
         self._update_buttons()
         self.statusBar().showMessage("Sending…")
@@ -447,14 +651,7 @@ class MainWindow(QMainWindow):
 
     def _on_reply_sent(self, ticket_id: str, result: str) -> None:
         self._sending.discard(ticket_id)
-        self._texts.pop(ticket_id, None)
-        self._drafts.put(ticket_id, text="", status="sent")
-        self.queue_model.set_status(ticket_id, "sent")
-        if self._current is not None and self._current.id == ticket_id:
-            self.composer.blockSignals(True)
-            self.composer.clear()
-            self.composer.blockSignals(False)
-        self.save_drafts()
+        self._after_reply(ticket_id)
         self.statusBar().showMessage("Reply sent" if result == "sent" else
                                      "That reply had already been sent", 5000)
         self._update_buttons()
@@ -468,7 +665,9 @@ class MainWindow(QMainWindow):
         self.reply_failed.emit(ticket_id, why)
 
     def _on_mail_synced(self, count: int) -> None:
-        if count:
+        if count and not self.queue.can_send:   # the demo queue gives way to real mail
+            self.use_queue(StoreQueue(self._workspace.tickets_db))
+        elif count:
             self.reload_queue()
             self.statusBar().showMessage(
                 f"{count} new message{'s' if count != 1 else ''} from the mailbox", 10000)
@@ -477,37 +676,71 @@ class MainWindow(QMainWindow):
     def _on_mail_failed(self, message: str, retry_in: float) -> None:
         self.statusBar().showMessage(f"Mail: {message} Next try in {retry_in:.0f} s.")
 
-    def _remember_saved(self, tickets: list[Ticket]) -> dict[str, str]:
-        """Saved composer texts of ``tickets`` not already open here; their statuses."""
-        statuses = {}
-        for ticket in tickets:
-            saved = self._drafts.get(ticket.id)
-            if saved:
-                self._texts.setdefault(ticket.id, saved.text)
-                statuses[ticket.id] = saved.status
-        return statuses
-
     def reload_queue(self) -> None:
-        """Read the queue again from the ticket store, keeping the open ticket open."""
-        from core.inbox.store import queue_tickets
+        """Read the queue again (new mail), keeping the open ticket open; its thread is
+        shown again if new messages joined it."""
+        channels = self.queue.channels()
+        known = {self.channel_filter.itemData(i) for i in range(self.channel_filter.count())}
+        for channel in channels:
+            if channel not in known:
+                self.channel_filter.addItem(channel.capitalize(), channel)
+        self.apply_filter()
+        if self._current is None and self.queue_model.rowCount():
+            self.queue_view.selectRow(0)      # the first mail into an empty queue
+        elif self._current is not None:
+            try:
+                fresh = self.queue.ticket(self._current.id)
+            except (KefuError, OSError, ValueError):
+                return
+            if fresh.messages != self._current.messages:
+                self._current = fresh
+                self._render_thread()
 
-        tickets = queue_tickets(self._workspace.tickets_db)
-        current = self._current.id if self._current is not None else None
-        if current is not None:
-            self._texts[current] = self.composer.toPlainText()
-        self.queue_model.set_tickets(tickets, self._remember_saved(tickets))
-        row = self.queue_model.row_of(current) if current is not None else None
-        if row is not None:
-            self.queue_view.selectRow(self.proxy.mapFromSource(
-                self.queue_model.index(row, 0)).row())
+    def use_queue(self, queue: Queue) -> None:
+        """Work from another queue (the store, once real mail arrives in the demo)."""
+        self.save_drafts()
+        old, self.queue = self.queue, queue
+        self._texts.clear()
+        self._saved.clear()
+        self._generated.clear()
+        self._current = None
+        self.queue_model.set_queue(queue)
+        old.close()
+        self.channel_filter.blockSignals(True)
+        while self.channel_filter.count() > 1:
+            self.channel_filter.removeItem(1)
+        for channel in queue.channels():
+            self.channel_filter.addItem(channel.capitalize(), channel)
+        self.channel_filter.blockSignals(False)
+        self.apply_filter()
+        if self.queue_model.rowCount():
+            self.queue_view.selectRow(0)
+        self._update_buttons()
+
+    def _saved_text(self, ticket_id: str) -> str:
+        """The composer text of ``ticket_id``: this session's, else the one kept."""
+        if ticket_id not in self._texts:
+            try:
+                saved = self.queue.draft(ticket_id)
+            except (KefuError, OSError, ValueError) as exc:
+                self.show_note(f"The saved draft could not be read: {exc}", error=True)
+                saved = None
+            text, generated = saved if saved else ("", "")
+            self._texts[ticket_id] = self._saved[ticket_id] = text
+            if generated:
+                self._generated.setdefault(ticket_id, generated)
+        return self._texts[ticket_id]
 
     def show_ticket(self, ticket: Ticket) -> None:
         if self._current is not None:
             self._texts[self._current.id] = self.composer.toPlainText()
+        same = self._current is not None and self._current.id == ticket.id
         self._current = ticket
-        self.thread_view.setHtml(thread_html(ticket))
+        if not same:
+            self._expanded = frozenset()
+        self._render_thread()
         self.composer.blockSignals(True)
-        self.composer.setPlainText(self._texts.get(ticket.id, ""))
+        self.composer.setPlainText(self._saved_text(ticket.id))
         self.composer.blockSignals(False)
         self.composer.moveCursor(QTextCursor.MoveOperation.End)
         self.hide_note()
@@ -520,22 +753,35 @@ class MainWindow(QMainWindow):
     def _on_composer_changed(self) -> None:
         if self._current is not None:
             self._texts[self._current.id] = self.composer.toPlainText()
-            self._autosave.start()
+            self._autosave.start(AUTOSAVE_MS)
         self._update_buttons()
 
-    def save_drafts(self) -> None:
+    def save_drafts(self) -> bool:
+        """Keep every composer text that changed since it was last kept.  On failure (a
+        full disk) the texts stay here, the agent is told, and it is tried again every few
+        seconds; True when everything is kept."""
         if self._current is not None:
             self._texts[self._current.id] = self.composer.toPlainText()
-        for ticket_id, text in self._texts.items():
-            saved = self._drafts.get(ticket_id)
-            if saved is None or saved.text != text:
-                self._drafts.put(ticket_id, text=text)
+        changed = {tid: (text, self._generated.get(tid))
+                   for tid, text in self._texts.items() if self._saved.get(tid, "") != text}
+        if not changed:
+            return True
         try:
-            self._drafts.save()
-        except OSError as exc:
+            self.queue.save_drafts(changed)
+        except DraftSaveError as exc:
             log.error("Could not save drafts: %s", exc)
-            self.show_note(f"Your drafts could not be saved to disk ({exc.strerror}). "
-                           f"They are still here; free some disk space.", error=True)
+            self.show_note(str(exc), error=True)
+            self._draft_error = True
+            if not self._closing:
+                self._autosave.start(SAVE_RETRY_MS)
+            return False
+        for tid, (text, _generated) in changed.items():
+            self._saved[tid] = text
+        if self._draft_error:
+            self._draft_error = False
+            self.hide_note()
+            self.statusBar().showMessage("Drafts saved", 3000)
+        return True
 
     def _update_buttons(self) -> None:
         has_ticket = self._current is not None
@@ -547,7 +793,7 @@ class MainWindow(QMainWindow):
         self.copy_button.setEnabled(bool(text))
         self.sent_button.setEnabled(bool(text) and not self.busy)
         self.send_button.setEnabled(bool(text) and not self.busy and self._mailbox is not None
-                                    and has_ticket and self._current.id.isdigit()
+                                    and has_ticket and self.queue.can_send
                                     and self._current.id not in self._sending)
 
     def show_note(self, text: str, *, error: bool = False) -> None:
@@ -707,13 +953,34 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Draft copied to the clipboard", 3000)
 
     def mark_sent(self) -> None:
+        """The agent sent this text themselves (pasted it into a helpdesk): record it."""
         if self._current is None or self.busy:
             return
-        text = self.composer.toPlainText()
-        self._drafts.put(self._current.id, text=text, status="sent")
-        self.queue_model.set_status(self._current.id, "sent")
-        self.save_drafts()
+        ticket_id, text = self._current.id, self.composer.toPlainText()
+        try:
+            self.save_drafts()
+            self.queue.record_sent(ticket_id, text,
+                                   actor=self._settings.agent_name or "agent")
+        except (KefuError, OSError) as exc:
+            self.show_note(f"It could not be marked as sent: {exc}", error=True)
+            return
+        self._after_reply(ticket_id)
         self.statusBar().showMessage("Marked as sent", 3000)
+
+    def _after_reply(self, ticket_id: str) -> None:
+        """A reply went out: the draft is gone, the thread and the queue row show it."""
+        self._texts[ticket_id] = self._saved[ticket_id] = ""
+        self._generated.pop(ticket_id, None)
+        self.queue_model.update_row(ticket_id)
+        if self._current is not None and self._current.id == ticket_id:
+            self.composer.blockSignals(True)
+            self.composer.clear()
+            self.composer.blockSignals(False)
+            try:
+                self._current = self.queue.ticket(ticket_id)
+                self._render_thread()
+            except (KefuError, OSError, ValueError) as exc:
+                self.show_note(f"The thread could not be read again: {exc}", error=True)
 
     # ---- shutdown -----------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
@@ -726,4 +993,5 @@ class MainWindow(QMainWindow):
             if self._mail is not None:
                 self._mail.stop()
             self._thread.stop()
+            self.queue.close()
         event.accept()

@@ -1,24 +1,104 @@
-"""The ticket queue as a Qt table model (model/view, so long queues stay light)."""
+"""The ticket queue as a lazy Qt table model.
+
+The model holds the ordered ids of the tickets that pass the filter (a list of strings,
+light even at 50,000) and fetches rows from the ``Queue`` a block at a time, only for
+the rows the view paints.  Filtering, searching and sorting are the queue's (SQL for the
+ticket store), not a proxy model's, which would read every row.
+"""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QColor, QFont
 
+from core.inbox.queue import Queue, QueueFilter, QueueRow, waiting_text
 from core.lang import LANG_NAMES
-from core.tickets import Ticket
 
-COLUMNS = ("Subject", "Customer", "Language", "Messages", "Status")
-TicketRole = Qt.ItemDataRole.UserRole + 1
+COLUMNS = ("Subject", "Customer", "Language", "Msgs", "Status", "Waiting")
+STATUS_NAMES = {"new": "New", "open": "Open", "pending": "Pending", "solved": "Solved"}
+LANG_SHORT = {"en": "English", "zh": "中文", "zh-Hant": "繁體"}
+IdRole = Qt.ItemDataRole.UserRole + 1
+
+BLOCK = 120          # rows fetched together when the view reaches an unfetched row
+CACHE_LIMIT = 6000   # rows kept; beyond this the cache starts again
 
 
 class TicketQueueModel(QAbstractTableModel):
-    def __init__(self, tickets: list[Ticket], statuses: dict[str, str] | None = None) -> None:
+    def __init__(self, queue: Queue) -> None:
         super().__init__()
-        self._tickets = tickets
-        self._status = dict(statuses or {})
+        self._queue = queue
+        self._filter = QueueFilter()
+        self._ids: list[str] = []
+        self._rows: dict[str, QueueRow] = {}
+        self._positions: dict[str, int] | None = None
+        self._bold = QFont()
+        self._bold.setBold(True)
+        self.fetches = 0     # blocks read from the queue (tests check laziness with it)
+        self.refresh()
 
+    # ---- contents ------------------------------------------------------------------------
+    @property
+    def queue(self) -> Queue:
+        return self._queue
+
+    @property
+    def filter(self) -> QueueFilter:
+        return self._filter
+
+    def set_queue(self, queue: Queue) -> None:
+        self._queue = queue
+        self.refresh()
+
+    def refresh(self, flt: QueueFilter | None = None) -> None:
+        """Read the ids again (new mail, another filter); rows are fetched as painted."""
+        self.beginResetModel()
+        if flt is not None:
+            self._filter = flt
+        self._ids = self._queue.ids(self._filter)
+        self._rows.clear()
+        self._positions = None
+        self.endResetModel()
+
+    def row_of(self, ticket_id: str) -> int | None:
+        if self._positions is None:
+            self._positions = {tid: row for row, tid in enumerate(self._ids)}
+        return self._positions.get(ticket_id)
+
+    def ticket_id(self, row: int) -> str:
+        return self._ids[row]
+
+    def row_data(self, row: int) -> QueueRow | None:
+        ticket_id = self._ids[row]
+        found = self._rows.get(ticket_id)
+        if found is None:
+            if len(self._rows) > CACHE_LIMIT:
+                self._rows.clear()
+            start = max(0, row - BLOCK // 4)
+            block = self._ids[start:start + BLOCK]
+            self.fetches += 1
+            for r in self._queue.rows(block):
+                self._rows[r.id] = r
+            found = self._rows.get(ticket_id)
+        return found
+
+    def update_row(self, ticket_id: str) -> None:
+        """Read one ticket's row again (read, status changed, a reply sent)."""
+        self._rows.pop(ticket_id, None)
+        row = self.row_of(ticket_id)
+        if row is not None:
+            self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+
+    def status(self, ticket_id: str) -> str:
+        row = self.row_of(ticket_id)
+        data = self.row_data(row) if row is not None else None
+        if data is None:
+            fetched = self._queue.rows([ticket_id])
+            data = fetched[0] if fetched else None
+        return data.status if data else ""
+
+    # ---- Qt ------------------------------------------------------------------------------
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self._tickets)
+        return 0 if parent.isValid() else len(self._ids)
 
     def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(COLUMNS)
@@ -29,53 +109,41 @@ class TicketQueueModel(QAbstractTableModel):
             return COLUMNS[section]
         return None
 
-    def set_tickets(self, tickets: list[Ticket], statuses: dict[str, str]) -> None:
-        """A new queue (new mail arrived); known statuses are kept, saved ones added."""
-        self.beginResetModel()
-        self._tickets = tickets
-        self._status.update(statuses)
-        self.endResetModel()
-
-    def row_of(self, ticket_id: str) -> int | None:
-        for row, ticket in enumerate(self._tickets):
-            if ticket.id == ticket_id:
-                return row
-        return None
-
-    def ticket(self, row: int) -> Ticket:
-        return self._tickets[row]
-
-    def status(self, ticket: Ticket) -> str:
-        return self._status.get(ticket.id, "open")
-
-    def set_status(self, ticket_id: str, status: str) -> None:
-        self._status[ticket_id] = status
-        for row, ticket in enumerate(self._tickets):
-            if ticket.id == ticket_id:
-                idx = self.index(row, COLUMNS.index("Status"))
-                self.dataChanged.emit(idx, idx)
-
     def data(self, index: QModelIndex | QPersistentModelIndex,
              role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
+        if not index.isValid() or index.row() >= len(self._ids):
             return None
-        ticket = self._tickets[index.row()]
-        if role == TicketRole:
-            return ticket
-        if role == Qt.ItemDataRole.DisplayRole:
-            column = index.column()
+        if role == IdRole:
+            return self._ids[index.row()]
+        if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.FontRole,
+                        Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.ForegroundRole):
+            return None
+        row = self.row_data(index.row())
+        if row is None:      # deleted since the ids were read
+            return "…" if role == Qt.ItemDataRole.DisplayRole else None
+        column = index.column()
+        if role == Qt.ItemDataRole.FontRole:
+            return self._bold if row.unread else None
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if column == 4 and row.status in ("pending", "solved"):
+                return QColor("#6b7280")
+            return None
+        if role == Qt.ItemDataRole.ToolTipRole:
             if column == 0:
-                return ticket.subject or "(no subject)"
-            if column == 1:
-                return ticket.customer_name
+                return ("Unread · " if row.unread else "") + (row.subject or "(no subject)")
             if column == 2:
-                return {"en": "English", "zh": "中文", "zh-Hant": "繁體"}.get(
-                    ticket.language, ticket.language)
-            if column == 3:
-                return len(ticket.messages)
-            if column == 4:
-                return {"open": "Open", "sent": "Sent"}.get(self.status(ticket),
-                                                            self.status(ticket))
-        if role == Qt.ItemDataRole.ToolTipRole and index.column() == 2:
-            return LANG_NAMES.get(ticket.language, ticket.language)
-        return None
+                return LANG_NAMES.get(row.lang, row.lang)
+            if column == 5 and row.waiting_since:
+                return f"Waiting since {row.waiting_since}"
+            return None
+        if column == 0:
+            return ("● " if row.unread else "") + (row.subject or "(no subject)")
+        if column == 1:
+            return row.customer
+        if column == 2:
+            return LANG_SHORT.get(row.lang, row.lang)
+        if column == 3:
+            return row.messages
+        if column == 4:
+            return STATUS_NAMES.get(row.status, row.status)
+        return waiting_text(row.waiting_since)

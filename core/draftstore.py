@@ -2,7 +2,8 @@
 
 A small JSON file written atomically (old or new, never half), so a crash or a
 closed window loses nothing that was in the composer.  The inbox issue replaces
-this with the SQLite ticket store; the interface stays.
+this with the SQLite ticket store for real tickets; the demo queue
+(``core.inbox.queue.MemoryQueue``) still keeps its drafts here.
 """
 
 from __future__ import annotations

@@ -26,7 +26,13 @@ MAX_TICKET_FILE_BYTES = 50 * 1024 * 1024
 @dataclass(frozen=True)
 class Message:
     sender: str  # "customer" or "agent"
-    text: str
+    text: str    # what this message says (quoted history and signature folded away)
+    # Shown in the thread, not given to the model:
+    author: str = ""                    # "Name <address>"
+    date: str = ""                      # ISO 8601
+    attachments: tuple[dict, ...] = ()  # {"filename", "content_type", "size"}: never opened
+    quoted: str = ""                    # the folded quoted history and signature
+    notes: str = ""                     # how it was decoded (a wrong declared charset...)
 
 
 @dataclass(frozen=True)

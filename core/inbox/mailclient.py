@@ -294,24 +294,60 @@ def build_reply(entry: dict, account: MailAccount) -> EmailMessage:
     return msg
 
 
-def _smtp_send(account: MailAccount, password: str, msg: EmailMessage) -> None:
+def _smtp_connect(account: MailAccount, password: str) -> smtplib.SMTP:
+    """A logged-in SMTP connection (TLS or STARTTLS, the certificate verified)."""
     context = account.tls_context()
     host = account.smtp_host or account.imap_host
     if account.smtp_security == "tls":
         smtp = smtplib.SMTP_SSL(host, account.smtp_port, context=context, timeout=TIMEOUT_S)
     else:
         smtp = smtplib.SMTP(host, account.smtp_port, timeout=TIMEOUT_S)
-        smtp.starttls(context=context)
     try:
+        if account.smtp_security != "tls":
+            smtp.starttls(context=context)
         smtp.login(account.username, password)
+    except BaseException:
+        _smtp_close(smtp)
+        raise
+    return smtp
+
+
+def _smtp_close(smtp: smtplib.SMTP) -> None:
+    try:
+        smtp.quit()
+    except (OSError, smtplib.SMTPException):
+        smtp.close()
+
+
+def _smtp_send(account: MailAccount, password: str, msg: EmailMessage) -> None:
+    smtp = _smtp_connect(account, password)
+    try:
         refused = smtp.send_message(msg)
         if refused:
             raise smtplib.SMTPRecipientsRefused(refused)
     finally:
-        try:
-            smtp.quit()
-        except (OSError, smtplib.SMTPException):
-            smtp.close()
+        _smtp_close(smtp)
+
+
+def check_account(account: MailAccount, password: str) -> str:
+    """Log in to IMAP (and open the inbox folder) and to SMTP, sending nothing.  Returns
+    what was found; raises ``MailError`` naming the server that failed and why."""
+    conn = _imap_connect(account, password)
+    try:
+        status, data = conn.select(_quote(account.folder), readonly=True)
+        _check(status, data, f"to open {account.folder}")
+        count = int(data[0] or 0)
+    except (OSError, imaplib.IMAP4.error) as exc:
+        raise MailError(f"IMAP {account.imap_host}: {_why(exc)}.") from None
+    finally:
+        _close(conn)
+    try:
+        _smtp_close(_smtp_connect(account, password))
+    except (OSError, smtplib.SMTPException) as exc:
+        raise MailError(f"SMTP {account.smtp_host or account.imap_host}:{account.smtp_port}: "
+                        f"{_why(exc)}.") from None
+    return (f"IMAP and SMTP both accepted the login; {account.folder} holds {count} "
+            f"message{'s' if count != 1 else ''}.")
 
 
 def send_reply(store: TicketStore, outbox_id: int, account: MailAccount,

@@ -95,7 +95,13 @@ def test_copy_and_mark_as_sent(make_window, qtbot):
     window.copy_button.click()
     assert QGuiApplication.clipboard().text() == "Copy me."
     window.sent_button.click()
-    assert window.queue_model.status(window.current_ticket) == "sent"
+    # Recorded as sent: the ticket waits on the customer, the reply joins its thread,
+    # and the composer is empty for the next one.
+    assert window.queue_model.status("t-en") == "pending"
+    assert window.current_ticket.messages[-1].text == "Copy me."
+    assert window.current_ticket.messages[-1].sender == "agent"
+    assert "Copy me." in window.thread_view.toPlainText()
+    assert window.composer.toPlainText() == ""
 
 
 def test_closing_while_streaming_keeps_the_partial_draft(make_window, qtbot, tmp_path):
@@ -123,12 +129,18 @@ def test_model_that_fails_to_load_leaves_the_app_usable(make_window, qtbot):
     assert window.copy_button.isEnabled()
 
 
-def test_queue_filter(make_window):
+def test_queue_search_and_filters(make_window, qtbot):
     window, _ = make_window(FakeEngine())
     window.filter_edit.setText("退货")
-    assert window.proxy.rowCount() == 1
+    # The search waits for typing to pause, then asks the queue.
+    qtbot.waitUntil(lambda: window.queue_model.rowCount() == 1, timeout=3000)
+    assert window.queue_model.ticket_id(0) == "t-zh"
+    assert window.count_label.text() == "1 ticket"
     window.filter_edit.setText("")
-    assert window.proxy.rowCount() == 2
+    qtbot.waitUntil(lambda: window.queue_model.rowCount() == 2, timeout=3000)
+    window.lang_filter.setCurrentIndex(window.lang_filter.findData("en"))
+    assert [window.queue_model.ticket_id(r) for r in range(window.queue_model.rowCount())] \
+        == ["t-en"]
 
 
 

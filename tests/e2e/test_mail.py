@@ -288,7 +288,7 @@ def test_the_window_polls_the_mailbox_and_new_mail_joins_the_queue(qtbot, doveco
                                                                     tmp_path):
     from app.mainwindow import MainWindow
     from core.inbox.mailclient import Backoff
-    from core.inbox.store import as_drafting_tickets
+    from core.inbox.queue import StoreQueue
     from core.paths import Workspace
     from core.settings import Settings
     from tests.fakes import FakeEngine
@@ -297,9 +297,9 @@ def test_the_window_polls_the_mailbox_and_new_mail_joins_the_queue(qtbot, doveco
     first = TicketStore(workspace.tickets_db)
     first.add_many([from_mail_bytes(customer_mail("<w0@example.cn>", "Kettle leaks",
                                                   "It leaks from the bottom."))])
-    tickets = as_drafting_tickets(first)
     first.close()
-    window = MainWindow(workspace=workspace, settings=Settings(), tickets=tickets,
+    window = MainWindow(workspace=workspace, settings=Settings(),
+                        tickets=StoreQueue(workspace.tickets_db),
                         engine_factory=FakeEngine, model_path=None)
     qtbot.addWidget(window)
     window.show()
@@ -312,8 +312,9 @@ def test_the_window_polls_the_mailbox_and_new_mail_joins_the_queue(qtbot, doveco
             window.start_mail(account_for(dovecot, certs=certs), PASSWORD, interval=0.2,
                               backoff=Backoff(first=0.2, ceiling=0.4))
         model = window.queue_model
-        assert sorted(model.ticket(r).subject for r in range(model.rowCount())) == [
+        assert sorted(model.row_data(r).subject for r in range(model.rowCount())) == [
             "Kettle leaks", "台灯坏了"]
+        assert window.count_label.text() == "2 tickets"
         # The agent's open ticket and unsent text are untouched by the new mail.
         assert window.current_ticket.subject == "Kettle leaks"
         assert window.composer.toPlainText() == "Dear customer, half-written"
@@ -338,7 +339,7 @@ def test_send_from_the_window_on_the_agents_click_once_even_after_a_refusal(
     from PySide6.QtCore import Qt
 
     from app.mainwindow import MainWindow
-    from core.inbox.store import as_drafting_tickets
+    from core.inbox.queue import StoreQueue
     from core.paths import Workspace
     from core.settings import Settings
     from tests.fakes import FakeEngine
@@ -348,7 +349,7 @@ def test_send_from_the_window_on_the_agents_click_once_even_after_a_refusal(
     store.add_many([from_mail_bytes(customer_mail("<s0@example.cn>", "退款问题",
                                                   "我的退款还没到账。"))])
     window = MainWindow(workspace=workspace, settings=Settings(),
-                        tickets=as_drafting_tickets(store), engine_factory=FakeEngine,
+                        tickets=StoreQueue(workspace.tickets_db), engine_factory=FakeEngine,
                         model_path=None)
     qtbot.addWidget(window)
     window.show()
@@ -377,3 +378,62 @@ def test_send_from_the_window_on_the_agents_click_once_even_after_a_refusal(
     finally:
         window.close()
         store.close()
+
+
+def test_check_account_logs_in_to_both_servers_and_names_the_one_that_fails(
+        dovecot, smtp, certs):
+    from core.inbox.mailclient import check_account
+
+    dovecot.deliver(customer_mail("<c1@example.cn>", "Hello", "Hi."), "c1")
+    account = account_for(dovecot, smtp, certs)
+    assert "INBOX holds 1 message" in check_account(account, PASSWORD)
+    with pytest.raises(MailError, match="IMAP 127.0.0.1"):
+        check_account(account, "wrong password")
+    with pytest.raises(MailError, match="SMTP 127.0.0.1"):
+        check_account(account_for(dovecot, smtp, certs, smtp_port=smtp.port + 1000),
+                      PASSWORD)
+
+
+def test_the_account_dialog_connects_the_demo_to_the_mailbox(qtbot, dovecot, smtp, certs,
+                                                            tmp_path):
+    """From the demo queue, a mailbox set up in the dialog brings its mail into the
+    ticket store and the window works from the store from then on."""
+    from app.accountdialog import AccountDialog
+    from app.mainwindow import MainWindow
+    from core.paths import Workspace
+    from core.settings import Settings
+    from core.tickets import load_demo_tickets
+    from tests.fakes import FakeEngine
+
+    workspace = Workspace.at(tmp_path / "ws").ensure()
+    window = MainWindow(workspace=workspace, settings=Settings(), tickets=load_demo_tickets(),
+                        engine_factory=FakeEngine, model_path=None)
+    qtbot.addWidget(window)
+    window.show()
+    dovecot.deliver(customer_mail("<d1@example.cn>", "台灯坏了", "灯罩裂了。"), "d1")
+    try:
+        assert not window.queue.can_send
+        dialog = AccountDialog(window.settings, window)
+        for name, value in (("mail_address", USER), ("imap_host", "127.0.0.1"),
+                            ("smtp_host", "127.0.0.1"), ("mail_ca_file", str(certs["ca"]))):
+            dialog.editor(name).setText(value)
+        dialog.editor("imap_port").setValue(dovecot.tls_port)
+        dialog.editor("smtp_port").setValue(smtp.port)
+        dialog.editor("smtp_security").setCurrentIndex(
+            dialog.editor("smtp_security").findData("starttls"))
+        dialog.password_edit.setText(PASSWORD)
+        dialog.test_button.click()
+        qtbot.waitUntil(lambda: "accepted the login" in dialog.status_label.text(),
+                        timeout=30000)
+        dialog._accept()
+        assert dialog.result_settings is not None
+        window.save_settings(dialog.result_settings, reload=False)
+        with qtbot.waitSignal(window.mail_synced, timeout=30000):
+            window.connect_mailbox(dialog.password)
+        assert window.queue.can_send and window.send_button.isVisible()
+        subjects = [window.queue_model.row_data(r).subject
+                    for r in range(window.queue_model.rowCount())]
+        assert subjects == ["台灯坏了"]
+        assert window.current_ticket.subject == "台灯坏了"
+    finally:
+        window.close()
