@@ -96,11 +96,13 @@ def run_app(ctx: Context) -> int:
     except KefuError as exc:
         problems.append(str(exc))
 
+    from core.analysis.isolated import ProcessAnalyzer
     from core.kb.service import open_kb
 
     window = MainWindow(workspace=ctx.workspace, settings=ctx.settings, tickets=queue,
                         engine_factory=LlamaEngine, model_path=model_path,
-                        kb_factory=lambda: open_kb(ctx.workspace, ctx.settings, isolated=True))
+                        kb_factory=lambda: open_kb(ctx.workspace, ctx.settings, isolated=True),
+                        analyzer_factory=lambda: ProcessAnalyzer(ctx.workspace.models_dir))
     crash.add_saver(window.save_drafts)
     window.show()
     problems += _start_mail(window, ctx)

@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import Callable
 
 from PySide6.QtCore import QItemSelection, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import (QAction, QCloseEvent, QDesktopServices, QGuiApplication, QKeySequence,
-                           QShortcut, QTextCursor)
+from PySide6.QtGui import (QAction, QCloseEvent, QCursor, QDesktopServices, QGuiApplication,
+                           QKeySequence, QShortcut, QTextCursor)
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout,
                                QHeaderView, QLabel, QLineEdit, QListWidget, QListWidgetItem,
                                QMainWindow, QPlainTextEdit, QProgressBar, QPushButton, QSplitter,
-                               QTableView, QTextBrowser, QVBoxLayout, QWidget)
+                               QTableView, QTextBrowser, QToolTip, QVBoxLayout, QWidget)
 
+from app.analysisworker import AnalysisWorker, BatchAnalyzer
 from app.kbworker import KbWorker
 from app.queuemodel import LANG_SHORT, STATUS_NAMES, TicketQueueModel
 from app.tasks import run_in_background
@@ -58,10 +59,62 @@ def _local_time(iso: str) -> str:
     return when.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
+SENTENCE_COLOURS = {"escalation": "#fcd34d", "very_negative": "#fecaca",
+                    "negative": "#fee2e2", "positive": "#dcfce7", "very_positive": "#bbf7d0"}
+REASON_TEXT = {"regulator": "threatens a complaint to a regulator or consumer body",
+               "chargeback": "threatens a payment dispute or chargeback",
+               "public_review": "threatens a public bad review or social media",
+               "legal": "mentions legal action", "repeated_contact": "has written several times",
+               "cancellation": "threatens to leave the store"}
+
+
+def why_of(sentence: dict) -> str:
+    """The tooltip of a highlighted sentence: what the analyser saw in it."""
+    parts = [f"Sentiment: {sentence['sentiment'].replace('_', ' ')}"]
+    parts += [f"Escalation: the customer {REASON_TEXT.get(r, r)}"
+              for r in sentence.get("reasons", ())]
+    return "\n".join(parts)
+
+
+def _highlighted(text: str, analysis: dict | None, n: int) -> str:
+    """``text`` as HTML, its telling sentences marked (``kefu:why/N/I`` links carry the
+    tooltip; the analyser gives each sentence's offsets in ``text``)."""
+    if not analysis:
+        return html.escape(text).replace("\n", "<br>")
+    out, at = [], 0
+    for i, sentence in enumerate(analysis.get("sentences", ())):
+        start, end = sentence["start"], sentence["end"]
+        if start < at or end > len(text) or text[start:end] != sentence["text"]:
+            continue          # the text changed since it was analysed: leave it plain
+        key = "escalation" if sentence.get("reasons") else sentence["sentiment"]
+        colour = SENTENCE_COLOURS.get(key)
+        if colour is None:
+            continue
+        out.append(html.escape(text[at:start]))
+        out.append(f"<a href='kefu:why/{n}/{i}' style='background:{colour};color:#111111;"
+                   f"text-decoration:none'>{html.escape(text[start:end])}</a>")
+        at = end
+    out.append(html.escape(text[at:]))
+    return "".join(out).replace("\n", "<br>")
+
+
+def _badge(analysis: dict | None) -> str:
+    if not analysis:
+        return ""
+    words = analysis["sentiment"].replace("_", " ")
+    if analysis.get("escalation"):
+        words += " · escalation: " + ", ".join(r.replace("_", " ") for r in analysis["reasons"])
+    colour = SENTENCE_COLOURS.get("escalation" if analysis.get("escalation")
+                                  else analysis["sentiment"], "#eeeeee")
+    return (f" <span style='background:{colour};color:#111111'>&nbsp;{html.escape(words)}"
+            f"&nbsp;</span>")
+
+
 def thread_html(ticket: Ticket, *, expanded: frozenset[int] = frozenset()) -> str:
     """The thread as the agent reads it.  Everything the customer wrote is escaped text:
     no remote content, no live links.  Quoted history and signatures are folded; a
-    "show" link (``kefu:quoted/N``) unfolds message N's."""
+    "show" link (``kefu:quoted/N``) unfolds message N's.  Sentences that carry the
+    customer's mood or an escalation threat are highlighted (``kefu:why/N/I``)."""
     parts = [f"<h3>{html.escape(ticket.subject or '(no subject)')}</h3>"]
     if ticket.customer_name:
         parts.append(f"<p style='color:#666'>{html.escape(ticket.customer_name)} · "
@@ -73,7 +126,7 @@ def thread_html(ticket: Ticket, *, expanded: frozenset[int] = frozenset()) -> st
         colour = "#f4f6fb" if customer else "#eef8ef"
         when = f" <span style='color:#666'>{html.escape(_local_time(message.date))}</span>" \
             if message.date else ""
-        body = html.escape(message.text).replace("\n", "<br>")
+        body = _highlighted(message.text, message.analysis if customer else None, n)
         extra = ""
         for a in message.attachments:
             extra += (f"<br><span style='color:#444'>Attachment: "
@@ -91,7 +144,8 @@ def thread_html(ticket: Ticket, *, expanded: frozenset[int] = frozenset()) -> st
         if message.notes:
             extra += f"<br><span style='color:#92400e'>{html.escape(message.notes)}</span>"
         parts.append(f"<table width='100%' cellpadding='8' style='background:{colour};"
-                     f"margin-bottom:6px'><tr><td><b>{who}</b>{when}<br>{body}{extra}"
+                     f"margin-bottom:6px'><tr><td><b>{who}</b>{when}"
+                     f"{_badge(message.analysis if customer else None)}<br>{body}{extra}"
                      f"</td></tr></table>")
     return "\n".join(parts)
 
@@ -108,10 +162,13 @@ class MainWindow(QMainWindow):
     reply_sent = Signal(str)        # ticket id
     reply_failed = Signal(str, str)  # ticket id, why
     model_import_failed = Signal(str)
+    analysed = Signal(list)         # ticket ids whose mood changed
 
     def __init__(self, *, workspace: Workspace, settings: Settings,
-                 tickets: list[Ticket] | Queue, engine_factory: Callable[[], Engine], model_path: str | None,
-                 kb_factory: Callable[[], KnowledgeBase] | None = None) -> None:
+                 tickets: list[Ticket] | Queue, engine_factory: Callable[[], Engine],
+                 model_path: str | None,
+                 kb_factory: Callable[[], KnowledgeBase] | None = None,
+                 analyzer_factory: Callable[[], BatchAnalyzer] | None = None) -> None:
         super().__init__()
         self.setWindowTitle("Kefu Assist 客服助手")
         self.resize(1280, 800)
@@ -130,6 +187,7 @@ class MainWindow(QMainWindow):
         self._current: Ticket | None = None
         self._expanded: frozenset[int] = frozenset()   # unfolded quotes in the thread
         self._draft_error = False              # the last save failed (the note says so)
+        self._dashboard = None
         self._request_id = 0
         self._stream_ticket: str | None = None
         self._stream_started = 0.0
@@ -165,6 +223,16 @@ class MainWindow(QMainWindow):
                 lambda m: self.show_note(f"Knowledge base: {m}", error=True))
         self._pending_ticket: Ticket | None = None
 
+        # The analyser reads customer messages in the background, a batch at a time.
+        self.analysis_worker: AnalysisWorker | None = None
+        self._analysis_thread: OwnerThread | None = None
+        self._analysing = False
+        if analyzer_factory is not None:
+            self.analysis_worker = AnalysisWorker(analyzer_factory)
+            self._analysis_thread = OwnerThread(self.analysis_worker, name="kefu-analysis")
+            self.analysis_worker.done.connect(self._on_analysed)
+            self.analysis_worker.failed.connect(self._on_analysis_failed)
+
         self._autosave = QTimer(self, singleShot=True, interval=AUTOSAVE_MS)
         self._autosave.timeout.connect(self.save_drafts)
         self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
@@ -173,6 +241,7 @@ class MainWindow(QMainWindow):
         self.apply_filter()
         if self.queue_model.rowCount():
             self.queue_view.selectRow(0)
+        QTimer.singleShot(0, self.pump_analysis)
 
     # ---- layout -------------------------------------------------------------------------
     def _build_ui(self) -> None:
@@ -192,10 +261,16 @@ class MainWindow(QMainWindow):
         self.channel_filter.addItem("All channels", "")
         for channel in self.queue.channels():
             self.channel_filter.addItem(channel.capitalize(), channel)
+        self.mood_filter = QComboBox(toolTip="Mood (the analyser's)")
+        for label, mood in (("All moods", ""), ("Escalations", "escalation"),
+                            ("Negative", "negative")):
+            self.mood_filter.addItem(label, mood)
         self.order_box = QComboBox(toolTip="Order")
         self.order_box.addItem("Longest waiting first", "waiting")
         self.order_box.addItem("Newest first", "updated")
-        for box in (self.status_filter, self.lang_filter, self.channel_filter, self.order_box):
+        self.order_box.addItem("Highest risk first", "risk")
+        for box in (self.status_filter, self.lang_filter, self.channel_filter,
+                    self.mood_filter, self.order_box):
             box.currentIndexChanged.connect(lambda _i: self.apply_filter())
         self.count_label = QLabel()
         self.queue_view = QTableView()
@@ -208,7 +283,7 @@ class MainWindow(QMainWindow):
         # Fixed starting widths, not ResizeToContents: that reads every row, which a long
         # queue cannot afford.  The agent can drag them.
         header = self.queue_view.horizontalHeader()
-        for column, width in enumerate((0, 104, 58, 40, 62, 56)):
+        for column, width in enumerate((0, 96, 54, 36, 66, 58, 52)):
             if width:
                 header.resizeSection(column, width)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
@@ -218,7 +293,7 @@ class MainWindow(QMainWindow):
         self.queue_view.selectionModel().selectionChanged.connect(self._on_selection)
         self.queue_view.activated.connect(lambda _i: self.composer.setFocus())
         filters = QHBoxLayout()
-        for box in (self.status_filter, self.lang_filter, self.channel_filter):
+        for box in (self.status_filter, self.lang_filter, self.channel_filter, self.mood_filter):
             filters.addWidget(box)
         filters.addStretch(1)
         orders = QHBoxLayout()
@@ -242,6 +317,7 @@ class MainWindow(QMainWindow):
         self.thread_view = QTextBrowser()
         self.thread_view.setOpenLinks(False)  # customer links are never followed
         self.thread_view.anchorClicked.connect(self._on_thread_link)
+        self.thread_view.highlighted.connect(self._on_thread_hover)
 
         self.composer = QPlainTextEdit()
         self.composer.setPlaceholderText("Click Draft to write a reply with the local model, "
@@ -340,6 +416,10 @@ class MainWindow(QMainWindow):
         self.model_menu = self.menuBar().addMenu("&Model")
         self.use_model_menu = self.model_menu.addMenu("Use model")
         self.use_model_menu.aboutToShow.connect(self._fill_model_menu)
+        supervisor_menu = self.menuBar().addMenu("&Supervisor")
+        dashboard_action = QAction("Dashboard…", self, shortcut=QKeySequence("Ctrl+Shift+D"))
+        dashboard_action.triggered.connect(self.open_dashboard)
+        supervisor_menu.addAction(dashboard_action)
         kb_menu = self.menuBar().addMenu("&Knowledge")
         kb_action = QAction("Knowledge base…", self)
         kb_action.triggered.connect(self.open_kb_dialog)
@@ -413,6 +493,19 @@ class MainWindow(QMainWindow):
             return
         dialog = KbDialog(self.kb_worker, self)
         dialog.exec()
+
+    def open_dashboard(self):
+        """The supervisor's view of the queue's mood (non-modal: it stays beside the
+        window); returns the dialog."""
+        from app.dashboard import Dashboard
+
+        if self._dashboard is None:
+            self._dashboard = Dashboard(self.queue, self)
+        else:
+            self._dashboard.refresh()
+        self._dashboard.show()
+        self._dashboard.raise_()
+        return self._dashboard
 
     def open_settings(self) -> None:
         from app.settingsdialog import SettingsDialog
@@ -536,7 +629,8 @@ class MainWindow(QMainWindow):
                            lang=self.lang_filter.currentData() or "",
                            channel=self.channel_filter.currentData() or "",
                            search=self.filter_edit.text().strip(),
-                           order=self.order_box.currentData() or "waiting")
+                           order=self.order_box.currentData() or "waiting",
+                           mood=self.mood_filter.currentData() or "")
 
     def apply_filter(self) -> None:
         """Read the queue again with the filters shown; the open ticket stays open (and
@@ -585,6 +679,55 @@ class MainWindow(QMainWindow):
             n = int(url.path().split("/", 1)[1] or -1)
             self._expanded = self._expanded ^ {n}
             self._render_thread()
+
+    def _on_thread_hover(self, url: QUrl) -> None:
+        """A highlighted sentence under the pointer: say why it is highlighted."""
+        if url.scheme() != "kefu" or not url.path().startswith("why/") \
+                or self._current is None:
+            QToolTip.hideText()
+            return
+        try:
+            _, n, i = url.path().split("/")
+            sentence = self._current.messages[int(n)].analysis["sentences"][int(i)]
+        except (ValueError, IndexError, KeyError, TypeError):
+            return
+        QToolTip.showText(QCursor.pos(), why_of(sentence), self.thread_view)
+
+    # ---- analysis ----------------------------------------------------------------------
+    def pump_analysis(self) -> None:
+        """Send the next batch of customer messages the analyser has not read to it."""
+        if self.analysis_worker is None or self._analysing or self._closing:
+            return
+        try:
+            items = self.queue.unanalysed(32)
+        except (KefuError, OSError) as exc:
+            log.error("Cannot read messages to analyse: %s", exc)
+            return
+        if items:
+            self._analysing = True
+            self.analysis_worker.request.emit(items)
+
+    def _on_analysed(self, results: list) -> None:
+        self._analysing = False
+        try:
+            changed = self.queue.save_analysis(results)
+        except (KefuError, OSError) as exc:
+            self.statusBar().showMessage(f"Analysis results could not be kept: {exc}", 10000)
+            return
+        for ticket_id in changed:
+            self.queue_model.update_row(ticket_id)
+        if self._current is not None and self._current.id in changed:
+            try:
+                self._current = self.queue.ticket(self._current.id)
+                self._render_thread()
+            except (KefuError, OSError, ValueError):
+                pass
+        self.analysed.emit(sorted(changed))
+        self.pump_analysis()
+
+    def _on_analysis_failed(self, message: str) -> None:
+        self._analysing = False
+        self.statusBar().showMessage(f"Sentiment analysis is unavailable: {message}", 15000)
 
     def _render_thread(self) -> None:
         bar = self.thread_view.verticalScrollBar()
@@ -665,6 +808,8 @@ class MainWindow(QMainWindow):
         self.reply_failed.emit(ticket_id, why)
 
     def _on_mail_synced(self, count: int) -> None:
+        if count:
+            QTimer.singleShot(0, self.pump_analysis)
         if count and not self.queue.can_send:   # the demo queue gives way to real mail
             self.use_queue(StoreQueue(self._workspace.tickets_db))
         elif count:
@@ -716,6 +861,7 @@ class MainWindow(QMainWindow):
         if self.queue_model.rowCount():
             self.queue_view.selectRow(0)
         self._update_buttons()
+        QTimer.singleShot(0, self.pump_analysis)
 
     def _saved_text(self, ticket_id: str) -> str:
         """The composer text of ``ticket_id``: this session's, else the one kept."""
@@ -992,6 +1138,8 @@ class MainWindow(QMainWindow):
                 self._kb_thread.stop()
             if self._mail is not None:
                 self._mail.stop()
+            if self._analysis_thread is not None:
+                self._analysis_thread.stop()
             self._thread.stop()
             self.queue.close()
         event.accept()

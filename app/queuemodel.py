@@ -14,7 +14,12 @@ from PySide6.QtGui import QColor, QFont
 from core.inbox.queue import Queue, QueueFilter, QueueRow, waiting_text
 from core.lang import LANG_NAMES
 
-COLUMNS = ("Subject", "Customer", "Language", "Msgs", "Status", "Waiting")
+COLUMNS = ("Subject", "Customer", "Language", "Msgs", "Mood", "Status", "Waiting")
+MOOD = 4
+MOOD_NAMES = {"very_negative": "Very neg.", "negative": "Negative", "neutral": "",
+              "positive": "Positive", "very_positive": "Very pos."}
+MOOD_COLOURS = {"escalation": "#fca5a5", "very_negative": "#fecaca", "negative": "#fee2e2",
+                "positive": "#dcfce7", "very_positive": "#bbf7d0"}
 STATUS_NAMES = {"new": "New", "open": "Open", "pending": "Pending", "solved": "Solved"}
 LANG_SHORT = {"en": "English", "zh": "中文", "zh-Hant": "繁體"}
 IdRole = Qt.ItemDataRole.UserRole + 1
@@ -116,7 +121,8 @@ class TicketQueueModel(QAbstractTableModel):
         if role == IdRole:
             return self._ids[index.row()]
         if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.FontRole,
-                        Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.ForegroundRole):
+                        Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.ForegroundRole,
+                        Qt.ItemDataRole.BackgroundRole):
             return None
         row = self.row_data(index.row())
         if row is None:      # deleted since the ids were read
@@ -124,8 +130,13 @@ class TicketQueueModel(QAbstractTableModel):
         column = index.column()
         if role == Qt.ItemDataRole.FontRole:
             return self._bold if row.unread else None
+        if role == Qt.ItemDataRole.BackgroundRole:
+            if column != MOOD:
+                return None
+            colour = MOOD_COLOURS.get("escalation" if row.escalation else row.sentiment)
+            return QColor(colour) if colour else None
         if role == Qt.ItemDataRole.ForegroundRole:
-            if column == 4 and row.status in ("pending", "solved"):
+            if column == 5 and row.status in ("pending", "solved"):
                 return QColor("#6b7280")
             return None
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -133,8 +144,11 @@ class TicketQueueModel(QAbstractTableModel):
                 return ("Unread · " if row.unread else "") + (row.subject or "(no subject)")
             if column == 2:
                 return LANG_NAMES.get(row.lang, row.lang)
-            if column == 5 and row.waiting_since:
+            if column == 6 and row.waiting_since:
                 return f"Waiting since {row.waiting_since}"
+            if column == MOOD and (row.sentiment or row.escalation):
+                return ("Escalation risk: a supervisor should look. " if row.escalation
+                        else "") + f"Sentiment: {row.sentiment.replace('_', ' ')}"
             return None
         if column == 0:
             return ("● " if row.unread else "") + (row.subject or "(no subject)")
@@ -144,6 +158,8 @@ class TicketQueueModel(QAbstractTableModel):
             return LANG_SHORT.get(row.lang, row.lang)
         if column == 3:
             return row.messages
-        if column == 4:
+        if column == MOOD:
+            return "Escalate" if row.escalation else MOOD_NAMES.get(row.sentiment, "")
+        if column == 5:
             return STATUS_NAMES.get(row.status, row.status)
         return waiting_text(row.waiting_since)

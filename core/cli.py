@@ -125,6 +125,14 @@ def build_parser(extend: Callable[[argparse._SubParsersAction], None] | None = N
                                          "from the terminal, or from stdin when piped)")
     p.set_defaults(func=cmd_mail_password)
 
+    p = sub.add_parser("analyze", help="sentiment, escalation risk, intent and language of "
+                                       "a customer message")
+    p.add_argument("text", nargs="?", help="the message")
+    p.add_argument("--input", metavar="FILE.jsonl",
+                   help='one {"text": ...} per line; prints one result per line, in order')
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_analyze)
+
     p = sub.add_parser("bench", help="measure decode speed, first-token time, load time, memory")
     p.add_argument("--model", metavar="FILE.gguf")
     p.add_argument("--max-tokens", type=int, default=128, metavar="N")
@@ -435,19 +443,52 @@ def cmd_kb_search(ctx: Context) -> int:
     return 0
 
 
+ANALYZE_BATCH = 64
+
+
+def cmd_analyze(ctx: Context) -> int:
+    from core.analysis.analyzer import Analyzer
+    from core.hardware import physical_cores
+
+    args = ctx.args
+    if (args.text is None) == (args.input is None):
+        raise KefuError("Give a TEXT or --input FILE.jsonl (one of them).")
+    texts = [args.text] if args.input is None else \
+        _read_field(Path(args.input), "text")
+    analyzer = Analyzer.load(ctx.workspace.models_dir, threads=physical_cores())
+    for start in range(0, len(texts), ANALYZE_BATCH):   # results as they are ready
+        part = texts[start:start + ANALYZE_BATCH]
+        for text, result in zip(part, analyzer.analyze_many(part)):
+            if args.json:
+                print(json.dumps(result.to_json(), ensure_ascii=False), flush=True)
+            else:
+                print(f"{result.sentiment} ({result.score:+.2f})  intent {result.intent}  "
+                      f"{result.lang}  urgency {result.urgency}"
+                      + (f"  ESCALATION: {', '.join(result.reasons)}"
+                         if result.escalation else ""))
+                for sentence in result.sentences:
+                    mark = f"  [{', '.join(sentence.reasons)}]" if sentence.reasons else ""
+                    print(f"  {sentence.sentiment:<13} {sentence.text[:100]}{mark}")
+    return 0
+
+
 def _read_queries(path: Path) -> list[str]:
+    return _read_field(path, "query")
+
+
+def _read_field(path: Path, name: str) -> list[str]:
     try:
         lines = path.read_text(encoding="utf-8-sig").splitlines()
     except OSError as exc:
         raise KefuError(f"{path}: cannot read ({exc.strerror}).") from None
     except UnicodeDecodeError:
         raise KefuError(f"{path}: not UTF-8 text.") from None
-    queries = []
+    values = []
     for number, doc in jsonl_objects("\n".join(lines), name=str(path)):
-        if not isinstance(doc.get("query"), str):
-            raise KefuError(f'{path} line {number}: expected {{"query": "..."}}.')
-        queries.append(doc["query"])
-    return queries
+        if not isinstance(doc.get(name), str):
+            raise KefuError(f'{path} line {number}: expected {{"{name}": "..."}}.')
+        values.append(doc[name])
+    return values
 
 
 def run(args: argparse.Namespace, handlers: dict[str, Callable[[Context], int]] | None = None

@@ -121,6 +121,36 @@ _NO_SOURCES = ("No passage of the store's knowledge base matched this ticket: do
                "to the customer.")
 
 
+_REASON_WORDS = {"regulator": "a complaint to a regulator", "chargeback": "a payment dispute",
+                 "public_review": "a public review", "legal": "legal action",
+                 "repeated_contact": "having written several times",
+                 "cancellation": "leaving the store"}
+
+
+def tone_instruction(ticket: Ticket) -> str:
+    """How the reply should sound, from the analyser's reading of the newest customer
+    message (core/analysis), when there is one."""
+    last = next((m for m in reversed(ticket.messages) if m.sender == "customer"), None)
+    analysis = last.analysis if last is not None else None
+    if not analysis:
+        return ""
+    sentiment = analysis.get("sentiment", "")
+    reasons = [r for r in analysis.get("reasons", ()) if r in _REASON_WORDS]
+    parts = []
+    if sentiment == "very_negative" or reasons:
+        parts.append("The customer is upset: begin by acknowledging their frustration and "
+                     "apologising sincerely for the trouble.")
+    elif sentiment == "negative":
+        parts.append("The customer is unhappy: acknowledge the problem and apologise briefly.")
+    elif sentiment in ("positive", "very_positive"):
+        parts.append("The customer is pleased: thank them warmly.")
+    if reasons:
+        parts.append("They mention " + " and ".join(_REASON_WORDS[r] for r in reasons)
+                     + ": stay calm, do not argue, promise nothing beyond the passages, and "
+                     "say that a supervisor will personally review the case.")
+    return " ".join(parts)
+
+
 def _render(ticket: Ticket, messages: Sequence[Message], lang: str, settings: Settings,
             sources: Sequence[Source] | None = None) -> tuple[ChatMessage, ...]:
     """Data and instruction in separate turns: the quoted thread (and the store's passages)
@@ -136,7 +166,9 @@ def _render(ticket: Ticket, messages: Sequence[Message], lang: str, settings: Se
         grounding = " " + _CITE
     elif sources is not None:
         grounding = " " + _NO_SOURCES
-    instruction = (f"{_TASK}{grounding} Reply language: {LANG_NAMES.get(lang, 'English')}. "
+    tone = tone_instruction(ticket)
+    instruction = (f"{_TASK}{grounding}{' ' + tone if tone else ''} Reply language: "
+                   f"{LANG_NAMES.get(lang, 'English')}. "
                    f"{_REPLY_INSTRUCTION.get(lang, _REPLY_INSTRUCTION['en'])}")
     return (ChatMessage("system", system_prompt(settings)),
             ChatMessage("user", data),

@@ -33,6 +33,7 @@ class Message:
     attachments: tuple[dict, ...] = ()  # {"filename", "content_type", "size"}: never opened
     quoted: str = ""                    # the folded quoted history and signature
     notes: str = ""                     # how it was decoded (a wrong declared charset...)
+    analysis: dict | None = None        # core.analysis's result (Analysis.to_json())
 
 
 @dataclass(frozen=True)

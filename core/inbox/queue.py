@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+from core.analysis.report import MoodRecord
 from core.draftstore import DraftStore
 from core.errors import KefuError, TicketError
 from core.tickets import Message, Ticket
@@ -34,7 +35,9 @@ class QueueFilter:
     lang: str = ""                 # "en", "zh" (also matches "zh-Hant"), "zh-Hant"
     channel: str = ""              # "email", "helpdesk", ...
     search: str = ""               # every word, in the subject or any message
-    order: str = "waiting"         # "waiting": longest-waiting first; "updated": newest first
+    order: str = "waiting"         # "waiting": longest-waiting first; "updated": newest
+                                   # first; "risk": escalations and the angriest first
+    mood: str = ""                 # "escalation" or "negative" (the analyser's)
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,9 @@ class QueueRow:
     unread: bool
     waiting_since: str | None      # ISO time of the customer's oldest unanswered message
     updated_at: str
+    sentiment: str = ""            # the analyser's, of the latest customer message
+    escalation: bool = False
+    risk: float = 0.0
 
 
 class Queue(ABC):
@@ -88,6 +94,22 @@ class Queue(ABC):
     @abstractmethod
     def channels(self) -> list[str]: ...
 
+    @abstractmethod
+    def unanalysed(self, limit: int = 64) -> list[tuple[str, str]]:
+        """(message key, text) of customer messages the analyser has not read yet."""
+
+    @abstractmethod
+    def save_analysis(self, results: list[tuple[str, dict]]) -> set[str]:
+        """Keep (message key, Analysis.to_json()) pairs; the ticket ids changed."""
+
+    @abstractmethod
+    def mood_records(self) -> list[MoodRecord]:
+        """Every analysed customer message, for the supervisor's dashboard."""
+
+    def audit_records(self) -> list[dict]:
+        """The audit log (who sent what, from which draft), where there is one."""
+        return []
+
     def close(self) -> None:
         pass
 
@@ -107,14 +129,15 @@ class StoreQueue(Queue):
     def ids(self, flt: QueueFilter) -> list[str]:
         return [str(i) for i in self.store.ticket_ids(
             status=flt.status or None, lang=flt.lang or None, channel=flt.channel or None,
-            search=flt.search or None, order=flt.order)]
+            search=flt.search or None, order=flt.order, mood=flt.mood or None)]
 
     def rows(self, ids: list[str]) -> list[QueueRow]:
         numeric = [int(i) for i in ids if i.isdigit()]
         return [QueueRow(id=str(r.id), subject=r.subject, customer=r.customer, lang=r.lang,
                          channel=r.channel, status=r.status, messages=r.messages,
                          unread=r.unread, waiting_since=r.waiting_since,
-                         updated_at=r.updated_at)
+                         updated_at=r.updated_at, sentiment=r.sentiment,
+                         escalation=r.escalation, risk=r.risk)
                 for r in self.store.rows(numeric)]
 
     def ticket(self, ticket_id: str) -> Ticket:
@@ -148,6 +171,25 @@ class StoreQueue(Queue):
         return [r[0] for r in self.store.db.execute(
             "SELECT DISTINCT channel FROM tickets ORDER BY channel")]
 
+    def unanalysed(self, limit: int = 64) -> list[tuple[str, str]]:
+        return [(str(m), text) for m, _t, text in self.store.unanalysed(limit)]
+
+    def save_analysis(self, results: list[tuple[str, dict]]) -> set[str]:
+        try:
+            changed = self.store.save_analysis([(int(k), r) for k, r in results
+                                                if k.isdigit()])
+        except sqlite3.Error as exc:
+            raise DraftSaveError(_why_not_saved(exc)) from None
+        return {str(t) for t in changed}
+
+    def mood_records(self) -> list[MoodRecord]:
+        return [_record(str(r["ticket_id"]), r["subject"], r["customer"], r["channel"],
+                        r["agent"], r["when"], r["result"])
+                for r in self.store.analysed_messages()]
+
+    def audit_records(self) -> list[dict]:
+        return self.store.audit()
+
     def is_empty(self) -> bool:
         return self.store.db.execute("SELECT 1 FROM tickets LIMIT 1").fetchone() is None
 
@@ -159,6 +201,22 @@ class StoreQueue(Queue):
         if not str(ticket_id).isdigit():
             raise TicketError(f"There is no ticket {ticket_id} in the ticket store.")
         return int(ticket_id)
+
+
+def _record(ticket_id: str, subject: str, customer: str, channel: str, agent: str,
+            when: str, result: dict) -> MoodRecord:
+    """A dashboard record of one analysis: the sentences that carry its threat, else its
+    most negative sentence."""
+    sentences = result.get("sentences", [])
+    telling = [s["text"] for s in sentences if s.get("reasons")]
+    if not telling and result.get("sentiment") in ("negative", "very_negative") and sentences:
+        telling = [min(sentences, key=lambda s: s.get("score", 0.0))["text"]]
+    return MoodRecord(ticket_id=ticket_id, subject=subject, customer=customer,
+                      channel=channel, agent=agent, when=when,
+                      sentiment=result.get("sentiment", ""),
+                      score=float(result.get("score", 0.0)),
+                      escalation=bool(result.get("escalation")),
+                      reasons=tuple(result.get("reasons", ())), sentences=tuple(telling))
 
 
 def _why_not_saved(exc: sqlite3.Error) -> str:
@@ -179,6 +237,7 @@ class MemoryQueue(Queue):
         self._order = [t.id for t in tickets]
         self._drafts = DraftStore(drafts_file)
         self._read: set[str] = set()
+        self._analysis: dict[str, dict] = {}     # "ticket id/message index" -> result
 
     def _status(self, ticket_id: str) -> str:
         saved = self._drafts.get(ticket_id)
@@ -188,11 +247,19 @@ class MemoryQueue(Queue):
         status = self._status(t.id)
         waiting = t.received if status == "open" and t.messages \
             and t.messages[-1].sender == "customer" else None
+        mood = [self._analysis[f"{t.id}/{n}"] for n, m in enumerate(t.messages)
+                if f"{t.id}/{n}" in self._analysis]
+        latest = mood[-1] if mood else {}
+        escalated = any(a["escalation"] for a in mood)
+        score = float(latest.get("score", 0.0))
+        risk = 2.0 * escalated + max(0.0, -score) + \
+            (0.5 if latest.get("urgency") == "high" else 0.0)
         return QueueRow(id=t.id, subject=t.subject, customer=t.customer_name,
                         lang=t.language, channel=t.channel or "email", status=status,
                         messages=len(t.messages) + (status == "pending"),
                         unread=t.id not in self._read, waiting_since=waiting or None,
-                        updated_at=t.received)
+                        updated_at=t.received, sentiment=latest.get("sentiment", ""),
+                        escalation=escalated, risk=risk)
 
     def ids(self, flt: QueueFilter) -> list[str]:
         rows = [self._row(self._tickets[i]) for i in self._order]
@@ -205,12 +272,20 @@ class MemoryQueue(Queue):
                 continue
             if flt.channel and row.channel != flt.channel:
                 continue
+            if flt.mood == "escalation" and not row.escalation:
+                continue
+            if flt.mood == "negative" and row.sentiment not in ("negative", "very_negative"):
+                continue
             if words:
                 t = self._tickets[row.id]
                 hay = "\n".join([t.subject, t.customer_name, *(m.text for m in t.messages)])
                 if not all(w in hay.casefold() for w in words):
                     continue
             out.append(row)
+        if flt.order == "risk":
+            out.sort(key=lambda r: (-r.risk, r.waiting_since is None,
+                                    _timestamp(r.waiting_since)))
+            return [r.id for r in out]
         waiting = []
         if flt.order == "waiting":   # as the store orders: longest-waiting, then newest
             waiting = sorted((r for r in out if r.waiting_since),
@@ -227,10 +302,12 @@ class MemoryQueue(Queue):
             ticket = self._tickets[ticket_id]
         except KeyError:
             raise TicketError(f"There is no ticket {ticket_id}.") from None
+        messages = tuple(replace(m, analysis=self._analysis.get(f"{ticket_id}/{n}"))
+                         for n, m in enumerate(ticket.messages))
         saved = self._drafts.get(ticket_id)
         if saved is not None and saved.status == "sent" and saved.text.strip():
-            ticket = replace(ticket, messages=(*ticket.messages, Message("agent", saved.text)))
-        return ticket
+            messages += (Message("agent", saved.text),)
+        return replace(ticket, messages=messages)
 
     def mark_read(self, ticket_id: str) -> None:
         self._read.add(ticket_id)
@@ -261,6 +338,32 @@ class MemoryQueue(Queue):
 
     def channels(self) -> list[str]:
         return sorted({t.channel or "email" for t in self._tickets.values()})
+
+    def unanalysed(self, limit: int = 64) -> list[tuple[str, str]]:
+        out = []
+        for ticket_id in self._order:
+            for n, m in enumerate(self._tickets[ticket_id].messages):
+                key = f"{ticket_id}/{n}"
+                if m.sender == "customer" and key not in self._analysis:
+                    out.append((key, m.text))
+                    if len(out) >= limit:
+                        return out
+        return out
+
+    def mood_records(self) -> list[MoodRecord]:
+        out = []
+        for key, result in self._analysis.items():
+            ticket = self._tickets[key.rsplit("/", 1)[0]]
+            out.append(_record(ticket.id, ticket.subject, ticket.customer_name,
+                               ticket.channel or "email", "", ticket.received, result))
+        return out
+
+    def save_analysis(self, results: list[tuple[str, dict]]) -> set[str]:
+        mine = [(key, result) for key, result in results
+                if key.rsplit("/", 1)[0] in self._tickets]
+        for key, result in mine:
+            self._analysis[key] = result
+        return {key.rsplit("/", 1)[0] for key, _ in mine}
 
 
 def _timestamp(iso: str | None) -> float:

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from core.tickets import Ticket
 
 STATUSES = ("new", "open", "pending", "solved")
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA_1 = """
 CREATE TABLE customers (
@@ -165,8 +165,31 @@ CREATE INDEX tickets_recent ON tickets(updated_at DESC, id, status, lang, channe
 ANALYZE tickets;
 """
 
+# Version 4: the analyser's results (core/analysis): per customer message, and the
+# ticket's mood and risk for badges, filters and the risk order.
+_SCHEMA_4 = """
+CREATE TABLE analysis (
+    message INTEGER PRIMARY KEY REFERENCES messages(id),
+    ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+    sentiment TEXT NOT NULL,
+    score REAL NOT NULL,
+    escalation INTEGER NOT NULL,
+    reasons TEXT NOT NULL DEFAULT '[]',
+    intent TEXT NOT NULL DEFAULT '',
+    urgency TEXT NOT NULL DEFAULT 'normal',
+    result TEXT NOT NULL,
+    analyzed_at TEXT NOT NULL
+);
+CREATE INDEX analysis_ticket ON analysis(ticket_id);
+ALTER TABLE tickets ADD COLUMN sentiment TEXT NOT NULL DEFAULT '';
+ALTER TABLE tickets ADD COLUMN escalation INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tickets ADD COLUMN risk REAL NOT NULL DEFAULT 0;
+ALTER TABLE tickets ADD COLUMN intent TEXT NOT NULL DEFAULT '';
+CREATE INDEX tickets_risk ON tickets(risk DESC, waiting_since, id);
+"""
+
 # Ordered: MIGRATIONS[n] brings a version-n file to version n + 1.
-MIGRATIONS: dict[int, str] = {0: _SCHEMA_1, 1: _SCHEMA_2, 2: _SCHEMA_3}
+MIGRATIONS: dict[int, str] = {0: _SCHEMA_1, 1: _SCHEMA_2, 2: _SCHEMA_3, 3: _SCHEMA_4}
 
 
 def now_iso() -> str:
@@ -224,6 +247,9 @@ class TicketRow:
     updated_at: str
     tags: tuple[str, ...] = ()
     assignee: str = ""
+    sentiment: str = ""          # the analyser's, of the latest customer message
+    escalation: bool = False
+    risk: float = 0.0
 
     def to_json(self) -> dict:
         return {"id": self.id, "subject": self.subject, "lang": self.lang,
@@ -231,7 +257,8 @@ class TicketRow:
                 "customer": self.customer, "customer_email": self.customer_email,
                 "unread": self.unread, "waiting_since": self.waiting_since,
                 "updated_at": self.updated_at, "tags": list(self.tags),
-                "assignee": self.assignee}
+                "assignee": self.assignee, "sentiment": self.sentiment,
+                "escalation": self.escalation}
 
 
 @dataclass(frozen=True)
@@ -475,11 +502,18 @@ class TicketStore:
     # ---- reading ---------------------------------------------------------------------------
     _LIST_COLUMNS = ("t.id, t.subject, t.status, t.lang, t.channel, COALESCE(c.name, ''), "
                      "COALESCE(c.email, ''), t.messages, t.unread, t.waiting_since, "
-                     "t.updated_at, t.tags, t.assignee")
+                     "t.updated_at, t.tags, t.assignee, t.sentiment, t.escalation, t.risk")
 
     def _where(self, *, status: str | Iterable[str] | None, lang: str | None,
-               channel: str | None, search: str | None) -> tuple[str, list]:
+               channel: str | None, search: str | None,
+               mood: str | None = None) -> tuple[str, list]:
         clauses, args = [], []
+        if mood == "escalation":
+            clauses.append("t.escalation = 1")
+        elif mood == "negative":
+            clauses.append("t.sentiment IN ('negative', 'very_negative')")
+        elif mood:
+            raise TicketError(f"Unknown mood filter {mood!r}; use 'escalation' or 'negative'.")
         if status:
             statuses = [status] if isinstance(status, str) else list(status)
             clauses.append(f"t.status IN ({', '.join('?' * len(statuses))})")
@@ -528,11 +562,13 @@ class TicketStore:
         return [self._ticket_row(r) for r in rows]
 
     def ticket_ids(self, *, status=None, lang: str | None = None, channel: str | None = None,
-                   search: str | None = None, order: str = "waiting") -> list[int]:
+                   search: str | None = None, order: str = "waiting",
+                   mood: str | None = None) -> list[int]:
         """Every matching ticket's id, in queue order.  A list view keeps these and asks
         ``rows`` for the ones on screen, so scrolling through 50,000 tickets never pages
         with OFFSET (which reads every row before the page)."""
-        where, args = self._where(status=status, lang=lang, channel=channel, search=search)
+        where, args = self._where(status=status, lang=lang, channel=channel, search=search,
+                                  mood=mood)
         return [r[0] for r in self.db.execute(
             f"SELECT t.id FROM tickets t{where} ORDER BY {self._order(order)}, t.id", args)]
 
@@ -551,7 +587,9 @@ class TicketStore:
             return "t.waiting_since IS NULL, t.waiting_since, t.updated_at DESC"
         if order == "updated":
             return "t.updated_at DESC"
-        raise TicketError(f"Unknown order {order!r}; use 'waiting' or 'updated'.")
+        if order == "risk":      # escalations and the angriest first, then longest waiting
+            return "t.risk DESC, t.waiting_since IS NULL, t.waiting_since"
+        raise TicketError(f"Unknown order {order!r}; use 'waiting', 'updated' or 'risk'.")
 
     def count_tickets(self, *, status=None, lang: str | None = None,
                       channel: str | None = None, search: str | None = None) -> int:
@@ -563,7 +601,8 @@ class TicketStore:
         return TicketRow(id=r[0], subject=r[1], status=r[2], lang=r[3], channel=r[4],
                          customer=r[5] or r[6], customer_email=r[6], messages=r[7],
                          unread=bool(r[8]), waiting_since=r[9], updated_at=r[10],
-                         tags=tuple(json.loads(r[11] or "[]")), assignee=r[12])
+                         tags=tuple(json.loads(r[11] or "[]")), assignee=r[12],
+                         sentiment=r[13], escalation=bool(r[14]), risk=r[15])
 
     def ticket(self, ticket_id: int) -> TicketRow:
         row = self.db.execute(
@@ -732,6 +771,72 @@ class TicketStore:
                         detail={"message_id": message_id, "from_draft": bool(generated),
                                 "draft_chars": len(generated), "sent_chars": len(text)})
 
+    # ---- analysis (core/analysis) ----------------------------------------------------------
+    def unanalysed(self, limit: int = 64) -> list[tuple[int, int, str]]:
+        """(message id, ticket id, own text) of customer messages not analysed yet, the
+        newest first (what arrived last matters most to the queue)."""
+        rows = self.db.execute(
+            "SELECT m.id, m.ticket_id, m.text, m.quoted_from FROM messages m "
+            "LEFT JOIN analysis a ON a.message = m.id WHERE m.direction = 'in' "
+            "AND a.message IS NULL ORDER BY m.id DESC LIMIT ?", (limit,)).fetchall()
+        return [(r[0], r[1], own_text(r[2], r[3])) for r in rows]
+
+    def save_analysis(self, results: list[tuple[int, dict]]) -> set[int]:
+        """Keep ``(message id, Analysis.to_json())`` pairs and refresh each ticket's mood
+        and risk from its latest customer message; returns the tickets changed."""
+        tickets: set[int] = set()
+        with self.transaction():
+            for message, result in results:
+                row = self.db.execute("SELECT ticket_id FROM messages WHERE id = ?",
+                                      (message,)).fetchone()
+                if row is None:
+                    continue
+                tickets.add(row[0])
+                self.db.execute(
+                    "INSERT OR REPLACE INTO analysis (message, ticket_id, sentiment, score, "
+                    "escalation, reasons, intent, urgency, result, analyzed_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (message, row[0], result["sentiment"], float(result["score"]),
+                     int(bool(result["escalation"])), json.dumps(result["reasons"]),
+                     result.get("intent", ""), result.get("urgency", "normal"),
+                     json.dumps(result, ensure_ascii=False), now_iso()))
+            for ticket in tickets:
+                self._refresh_mood(ticket)
+        return tickets
+
+    def _refresh_mood(self, ticket: int) -> None:
+        latest = self.db.execute(
+            "SELECT a.sentiment, a.score, a.intent, a.urgency FROM analysis a JOIN messages m "
+            "ON m.id = a.message WHERE a.ticket_id = ? ORDER BY m.date DESC, m.id DESC "
+            "LIMIT 1", (ticket,)).fetchone()
+        if latest is None:
+            return
+        escalated = self.db.execute("SELECT MAX(escalation) FROM analysis WHERE ticket_id = ?",
+                                    (ticket,)).fetchone()[0] or 0
+        sentiment, score, intent, urgency = latest
+        risk = 2.0 * escalated + max(0.0, -score) + (0.5 if urgency == "high" else 0.0)
+        self.db.execute("UPDATE tickets SET sentiment = ?, escalation = ?, risk = ?, "
+                        "intent = ? WHERE id = ?",
+                        (sentiment, escalated, risk, intent, ticket))
+
+    def analysed_messages(self) -> list[dict]:
+        """Every analysed customer message with its ticket's subject, customer, channel
+        and agent (the assignee, else who replied last): the supervisor's records."""
+        rows = self.db.execute(
+            "SELECT a.ticket_id, t.subject, COALESCE(NULLIF(c.name, ''), c.email, ''), "
+            "t.channel, COALESCE(NULLIF(t.assignee, ''), (SELECT actor FROM audit u "
+            "WHERE u.ticket_id = t.id AND u.action IN ('sent', 'sent_elsewhere') "
+            "ORDER BY u.id DESC LIMIT 1), ''), m.date, a.result FROM analysis a "
+            "JOIN messages m ON m.id = a.message JOIN tickets t ON t.id = a.ticket_id "
+            "LEFT JOIN customers c ON c.id = t.customer_id ORDER BY m.date").fetchall()
+        return [{"ticket_id": r[0], "subject": r[1], "customer": r[2], "channel": r[3],
+                 "agent": r[4], "when": r[5] or "", "result": json.loads(r[6])} for r in rows]
+
+    def analyses(self, ticket_id: int) -> dict[int, dict]:
+        """The analysis of each analysed message of a ticket, by message id."""
+        return {r[0]: json.loads(r[1]) for r in self.db.execute(
+            "SELECT message, result FROM analysis WHERE ticket_id = ?", (ticket_id,))}
+
     # ---- mailbox sync state ----------------------------------------------------------------
     def mail_position(self, account: str, folder: str) -> tuple[int, int] | None:
         """(UIDVALIDITY, last UID stored) of a mailbox folder, or None before its first sync."""
@@ -768,6 +873,13 @@ class TicketStore:
                 for r in self.db.execute(sql + " ORDER BY id", args)]
 
 
+def own_text(text: str, quoted_from: int | None) -> str:
+    """What a message says itself: its text before the quoted history and signature."""
+    cut = quoted_from if quoted_from is not None else len(text)
+    own = text[:cut].rstrip()
+    return own if own.strip() else text.strip()
+
+
 def as_ticket(store: TicketStore, ticket_id: int) -> "Ticket":
     """One stored ticket in the form the window shows and drafting reads
     (``core.tickets.Ticket``), with its whole thread.  Each message's quoted history and
@@ -775,18 +887,18 @@ def as_ticket(store: TicketStore, ticket_id: int) -> "Ticket":
     from core.tickets import Message, Ticket
 
     row = store.ticket(ticket_id)
+    analyses = store.analyses(ticket_id)
     messages = []
     for m in store.messages(ticket_id):
+        own = own_text(m.text, m.quoted_from)
         cut = m.quoted_from if m.quoted_from is not None else len(m.text)
-        own, quoted = m.text[:cut].rstrip(), m.text[cut:].strip()
-        if not own and quoted:          # all quote: keep it readable rather than empty
-            own, quoted = quoted, ""
+        quoted = m.text[cut:].strip() if own != m.text.strip() else ""
         if not own and not m.attachments:
             continue
         author = f"{m.from_name} <{m.from_addr}>" if m.from_name else m.from_addr
         messages.append(Message("customer" if m.direction == "in" else "agent", own,
                                 author=author, date=m.date or "", attachments=m.attachments,
-                                quoted=quoted, notes=m.notes))
+                                quoted=quoted, notes=m.notes, analysis=analyses.get(m.id)))
     return Ticket(subject=row.subject, messages=tuple(messages), id=str(row.id),
                   lang=row.lang if row.lang in ("en", "zh", "zh-Hant") else "",
                   customer={"name": row.customer, "email": row.customer_email},

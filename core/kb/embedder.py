@@ -143,6 +143,11 @@ class SentenceTransformerEmbedder:
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode([self.passage_prefix + t for t in texts])
 
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Many queries in one batch (the analyser's sentences); PyTorch, which batches
+        short texts faster than one ONNX call each."""
+        return self._encode([self.query_prefix + t for t in texts])
+
     @property
     def query_runtime(self) -> str:
         return "onnxruntime" if self._query_encoder is not None else "pytorch"

@@ -19,6 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
+from core.childproc import stop_child
 from core.errors import EmbedderError
 
 log = logging.getLogger("kefu.kb.isolated")
@@ -117,13 +118,4 @@ class ProcessEmbedder:
         return self._call("query", text)
 
     def close(self) -> None:
-        if self._proc.is_alive():
-            try:
-                self._conn.send(("stop", None))
-            except (OSError, ValueError):
-                pass
-            self._proc.join(timeout=5)
-            if self._proc.is_alive():
-                self._proc.kill()
-                self._proc.join(timeout=5)
-        self._conn.close()
+        stop_child(self._conn, self._proc)

@@ -179,7 +179,7 @@ def test_a_version_1_store_migrates_to_the_current_schema_keeping_its_tickets(tm
     old.commit()
     old.close()
     store = TicketStore(path)
-    assert store.schema_version == SCHEMA_VERSION == 3
+    assert store.schema_version == SCHEMA_VERSION == 4
     assert [r.subject for r in store.list_tickets()] == ["Old"]
     plan = " ".join(r[3] for r in store.db.execute(
         "EXPLAIN QUERY PLAN SELECT t.id FROM tickets t ORDER BY t.waiting_since IS NULL, "

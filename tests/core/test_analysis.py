@@ -1,0 +1,149 @@
+"""The analyser's logic with a fake featurizer (the real models: tests/e2e/test_analyze.py):
+sentence splitting, escalation cues and their gating, the five levels, the heads file."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.analysis import escalation as rules
+from core.analysis.analyzer import Analyzer
+from core.analysis.features import E5_DIM, MINILM_DIM, MessageFeatures
+from core.analysis.heads import AnalysisError, LinearHead, load_heads, save_heads
+from core.analysis.sentences import split
+from core.lang import detect_language
+
+GOOD = ("great", "love", "thanks", "好评", "满意", "喜欢")
+BAD = ("broken", "terrible", "angry", "差", "坏", "退款", "垃圾")
+
+
+class FakeFeaturizer:
+    """Dimension 0 of a sentence vector: +1 per good word, -1 per bad word; dimension 1:
+    how many such words (the fake heads below read only those); message vector: the
+    mean, as the real one."""
+
+    def messages(self, texts, *, english_model=True):
+        out = []
+        for text in texts:
+            spans = split(text[:20000])
+            vectors = np.zeros((len(spans), E5_DIM), dtype=np.float32)
+            for n, span in enumerate(spans):
+                low = span.text.lower()
+                good, bad = sum(w in low for w in GOOD), sum(w in low for w in BAD)
+                vectors[n, 0], vectors[n, 1] = good - bad, good + bad
+            mean = vectors.mean(axis=0) if len(spans) else np.zeros(E5_DIM, np.float32)
+            out.append(MessageFeatures(detect_language(text), spans, vectors,
+                                       np.concatenate([mean, np.zeros(MINILM_DIM, np.float32)])))
+        return out
+
+
+def fake_heads(tmp_path, *, escalation_bias=-10.0):
+    dim = E5_DIM + MINILM_DIM
+    w = np.zeros((E5_DIM, 2), np.float32)
+    w[0] = [-4.0, 4.0]                             # negative, positive
+    sentiment = LinearHead(("negative", "positive"), w, np.zeros(2, np.float32))
+    s = np.zeros((E5_DIM, 2), np.float32)
+    s[1] = [-6.0, 6.0]                             # neutral unless opinion words
+    subjectivity = LinearHead(("neutral", "polar"), s, np.array([3.0, -3.0], np.float32))
+    intent = LinearHead(("other", "return_refund"), np.zeros((dim, 2), np.float32),
+                        np.array([0.0, 1.0], np.float32))
+    escalation = LinearHead(rules.REASONS, np.zeros((dim, 6), np.float32),
+                            np.full(6, escalation_bias, np.float32), independent=True)
+    path = tmp_path / "heads.npz"
+    save_heads(path, {"sentiment": sentiment, "subjectivity": subjectivity, "intent": intent,
+                      "escalation": escalation}, {"embedders": {"e5": "fake"}})
+    return path
+
+
+@pytest.fixture
+def analyzer(tmp_path):
+    return Analyzer(FakeFeaturizer(), load_heads(fake_heads(tmp_path)))
+
+
+def test_sentences_keep_their_place_in_the_text():
+    text = "你好！台灯坏了。Why?? I paid $59.99 for it.\nThanks"
+    spans = split(text)
+    assert [s.text for s in spans] == ["你好！", "台灯坏了。", "Why??", "I paid $59.99 for it.",
+                                       "Thanks"]
+    assert all(text[s.start:s.end] == s.text for s in spans)
+    assert split("") == [] and split("😀😀 !!!") == []
+    assert len(split("好" * 1300)) == 3          # no punctuation: cut into pieces
+    assert len(split("句子。" * 500)) == 64       # a huge message: its first sentences
+
+
+@pytest.mark.parametrize("text, reasons", [
+    ("我要打12315投诉你们！", ["regulator"]),
+    ("这是我第三次联系你们了，一直没人回复", ["repeated_contact"]),
+    ("I will file a chargeback with my bank.", ["chargeback"]),
+    ("再这样我就给差评，还要发到小红书曝光", ["public_review"]),
+    ("This is the third email. My lawyer will be in touch.", ["legal", "repeated_contact"]),
+    ("I will never buy from you again.", ["cancellation"]),
+    ("I want to cancel this order, I picked the wrong size.", []),
+    ("Can I leave a review with photos?", []),
+    ("工商银行卡付款失败怎么办", []),
+    ("这个券可以多次使用吗", []),
+    ("价格315元，还有货吗", []),
+])
+def test_escalation_cues(text, reasons):
+    assert rules.reasons_of(rules.find_cues(text)) == reasons
+
+
+def test_weak_cues_count_only_from_an_unhappy_customer():
+    cues = rules.find_cues("Please close my account, I'm moving abroad.")
+    assert [c.weak for c in cues] == [True]
+    assert rules.reasons_of(cues, unhappy=False) == []
+    assert rules.reasons_of(cues, unhappy=True) == ["cancellation"]
+
+
+def test_levels_sentences_and_highlights(analyzer):
+    angry = analyzer.analyze("The lamp is broken and terrible. I am angry. "
+                             "I will report you to the BBB!")
+    assert angry.sentiment == "very_negative" and angry.score < -0.5
+    assert angry.escalation and angry.reasons == ("regulator",)
+    assert angry.urgency == "high"
+    assert [s.reasons for s in angry.sentences] == [(), (), ("regulator",)]
+    assert angry.cues[0].text == "BBB"
+    happy = analyzer.analyze("Great lamp, love it, thanks!")
+    assert happy.sentiment == "very_positive" and happy.urgency == "low"
+    assert not happy.escalation
+    calm = analyzer.analyze("Where is my order LM20261112-0356? https://example.com/t/1")
+    assert calm.sentiment == "neutral" and calm.urgency == "normal"
+    assert calm.intent == "return_refund" and 0 < calm.intent_confidence < 1
+    payload = angry.to_json()
+    assert set(payload) >= {"sentiment", "score", "escalation", "reasons", "intent", "lang",
+                            "sentences"}
+    assert payload["sentences"][2] == {"text": "I will report you to the BBB!", "start": 45,
+                                       "end": 74, "sentiment": "neutral", "score": 0.0,
+                                       "reasons": ["regulator"]}
+
+
+def test_the_head_finds_threats_the_rules_miss_but_only_when_unhappy(tmp_path):
+    analyzer = Analyzer(FakeFeaturizer(), load_heads(fake_heads(tmp_path, escalation_bias=5)))
+    assert analyzer.analyze("Broken and terrible.").reasons == rules.REASONS
+    assert analyzer.analyze("Great, thanks!").escalation is False
+
+
+@pytest.mark.parametrize("text", ["", "   ", "😀😀😀", "!!!", "x" * 100_000,
+                                  "订单 LM123 https://a.cn/x?y=1 " * 2000,
+                                  "這個檯燈壞了，我要退貨。", "这个lamp坏了 so disappointed"])
+def test_bad_input_gives_a_result(analyzer, text):
+    result = analyzer.analyze(text)
+    assert result.sentiment in ("very_negative", "negative", "neutral", "positive",
+                                "very_positive")
+    assert len(result.sentences) <= 64
+
+
+def test_batches_keep_their_order(analyzer):
+    texts = [f"Great {i}" if i % 2 else f"Broken {i}" for i in range(150)]
+    results = analyzer.analyze_many(texts, batch=32)
+    assert [r.sentiment for r in results] == [
+        "very_positive" if i % 2 else "very_negative" for i in range(150)]
+
+
+def test_a_damaged_or_missing_heads_file_is_a_clear_error(tmp_path):
+    with pytest.raises(AnalysisError, match="missing"):
+        load_heads(tmp_path / "nothing.npz")
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(AnalysisError, match="damaged"):
+        load_heads(bad)
