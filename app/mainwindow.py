@@ -720,6 +720,7 @@ class MainWindow(QMainWindow):
             try:
                 self._current = self.queue.ticket(self._current.id)
                 self._render_thread()
+                self._note_escalation(self._current)
             except (KefuError, OSError, ValueError):
                 pass
         self.analysed.emit(sorted(changed))
@@ -890,7 +891,18 @@ class MainWindow(QMainWindow):
         self.composer.blockSignals(False)
         self.composer.moveCursor(QTextCursor.MoveOperation.End)
         self.hide_note()
+        self._note_escalation(ticket)
         self._update_buttons()
+
+    def _note_escalation(self, ticket: Ticket) -> None:
+        """An escalated ticket says so above the composer, with the reasons."""
+        last = next((m for m in reversed(ticket.messages) if m.sender == "customer"), None)
+        analysis = last.analysis if last is not None else None
+        if analysis and analysis.get("escalation"):
+            reasons = "; ".join(REASON_TEXT.get(r, r) for r in analysis.get("reasons", ()))
+            self.show_note(f"Escalation risk: the customer {reasons}. Consider handing this "
+                           f"ticket to a supervisor; the draft will stay calm and promise "
+                           f"nothing beyond the store's policies.")
 
     @property
     def current_ticket(self) -> Ticket | None:

@@ -7,6 +7,7 @@ Run under a display (Xvfb: `xvfb-run -a python scripts/screenshot.py out.png`).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -38,8 +39,11 @@ def main() -> int:
     settings = settings_mod.load(workspace.settings_file).replace(max_tokens=args.max_tokens,
                                                                    seed=5)
     model = args.model or str(default_model_path(workspace, settings.model_path))
+    from core.analysis.isolated import ProcessAnalyzer
+
     window = MainWindow(workspace=workspace, settings=settings, tickets=load_demo_tickets(),
-                        engine_factory=LlamaEngine, model_path=model)
+                        engine_factory=LlamaEngine, model_path=model,
+                        analyzer_factory=lambda: ProcessAnalyzer(workspace.models_dir))
     window.resize(1400, 860)
     window.show()
 
@@ -48,8 +52,16 @@ def main() -> int:
         window.start_draft()
 
     def finished(_result) -> None:
-        QTimer.singleShot(300, lambda: (window.grab().save(args.out), window.close(),
-                                        qapp.quit()))
+        # Once the analyser has read the whole queue (moods and highlights shown).
+        def grab_when_analysed() -> None:
+            if window._analysing or window.queue.unanalysed():
+                QTimer.singleShot(500, grab_when_analysed)
+                return
+            window.grab().save(args.out)
+            window.close()
+            qapp.quit()
+
+        QTimer.singleShot(300, grab_when_analysed)
 
     window.model_loaded.connect(loaded)
     window.draft_finished.connect(finished)
@@ -61,4 +73,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    os._exit(code)   # as the app's entry point does: Qt's finalization is not for us

@@ -186,10 +186,10 @@ def main() -> int:
     # Sentiment, on the multilingual half of the features: a polarity head (negative /
     # positive) and a subjectivity head (neutral requests / any opinion).
     english = english_sentiment(args.cache)
-    chinese = [r for name in ("sentiment_zh_a.jsonl", "sentiment_zh_b.jsonl")
-               for r in read_jsonl(DATA / name)]
-    intents = [r for name in ("intent_examples.jsonl", "intent_examples_2.jsonl")
-               for r in read_jsonl(DATA / name)]
+    chinese = [r for path in sorted(DATA.glob("sentiment_zh_*.jsonl"))
+               for r in read_jsonl(path)]
+    intents = [r for path in sorted(DATA.glob("intent_examples*.jsonl"))
+               for r in read_jsonl(path)]
     neutral = [r["text"] for r in intents if r["intent"] in NEUTRAL_INTENTS]
     texts = [t for t, _, _ in english] + [r["text"] for r in chinese] + neutral
     labels = [label for _, label, _ in english] + [r["label"] for r in chinese] + \
@@ -224,8 +224,9 @@ def main() -> int:
     # The first escalation set (bench/analysis_sets/escalation.jsonl) is training data
     # too: the rules were written looking at it, so it no longer measures anything; the
     # held-out set (escalation_heldout.jsonl) is never read here.
-    esc = read_jsonl(DATA / "escalation_train.jsonl") + \
-        read_jsonl(ROOT / "bench" / "analysis_sets" / "escalation.jsonl")
+    esc = [r for path in sorted(DATA.glob("escalation_train*.jsonl"))
+           for r in read_jsonl(path)]
+    esc += read_jsonl(ROOT / "bench" / "analysis_sets" / "escalation.jsonl")
     calm = [r["text"] for r in intents if r["intent"] in CALM_INTENTS]
     esc_texts = [r["text"] for r in esc] + calm
     esc_features = cache.get(esc_texts, english_model=True)

@@ -26,7 +26,7 @@ SENTIMENTS = ("very_negative", "negative", "neutral", "positive", "very_positive
 NEGATIVE = frozenset({"very_negative", "negative"})
 VERY = 0.95                 # polarity this sure is "very"
 NEUTRAL = 0.90              # the subjectivity head this sure: no opinion (a plain request)
-ESCALATION_THRESHOLD = 0.7  # the escalation head's probability for a reason it alone finds
+ESCALATION_THRESHOLD = 0.8  # the escalation head's probability for a reason it alone finds
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ class Analyzer:
         label, score, confidence = levels(message[:, :E5_DIM])[0]
         per_sentence = levels(f.sentence_vectors)
         cues = rules.find_cues(text)
-        unhappy = label in NEGATIVE
+        unhappy = label in NEGATIVE or score < 0     # any lean to the negative
         reasons = set(rules.reasons_of(cues, unhappy=unhappy))
         odds = heads.escalation.probabilities(message)[0]
         if unhappy:   # the head speaks for an unhappy customer only: precision first

@@ -97,6 +97,8 @@ def test_the_thread_highlights_what_carries_the_mood_and_the_threat(window, qtbo
     assert threat["text"] == "再不退款我就打12315投诉你们！"
     from app.mainwindow import why_of
     assert "regulator" in why_of(threat)
+    assert "Escalation risk" in window.note_label.text() and "supervisor" in \
+        window.note_label.text()
     # The draft acknowledges, apologises and offers a supervisor.
     tone = tone_instruction(window.current_ticket)
     assert "apologising" in tone and "supervisor" in tone and "regulator" in tone
