@@ -53,7 +53,7 @@ class Featurizer:
         spans = [split(t) for t in texts]
         flat = [s.text for ss in spans for s in ss]
         vectors = self._sentences(flat)
-        langs = [detect_language(t)[:2] for t in texts]
+        langs = [detect_language(t) for t in texts]
         english = [i for i, lang in enumerate(langs)
                    if english_model and lang == "en" and spans[i]]
         second = self._minilm.embed_passages([texts[i] for i in english]) if english \
@@ -67,7 +67,7 @@ class Featurizer:
             norm = float(np.linalg.norm(mean))
             mean = mean / norm if norm else mean
             out.append(MessageFeatures(
-                lang=detect_language(texts[i]), sentences=ss, sentence_vectors=own,
+                lang=langs[i], sentences=ss, sentence_vectors=own,
                 message_vector=np.concatenate(
                     [mean, minilm.get(i, np.zeros(MINILM_DIM, dtype=np.float32))])))
         return out
