@@ -163,6 +163,7 @@ class MainWindow(QMainWindow):
     reply_failed = Signal(str, str)  # ticket id, why
     model_import_failed = Signal(str)
     analysed = Signal(list)         # ticket ids whose mood changed
+    tickets_imported = Signal(object)  # ImportResult
 
     def __init__(self, *, workspace: Workspace, settings: Settings,
                  tickets: list[Ticket] | Queue, engine_factory: Callable[[], Engine],
@@ -407,6 +408,11 @@ class MainWindow(QMainWindow):
                                   shortcut=QKeySequence.StandardKey.Preferences)
         settings_action.triggered.connect(self.open_settings)
         file_menu.addAction(settings_action)
+        import_tickets_action = QAction("Import tickets…", self)
+        import_tickets_action.setToolTip("Import .eml, .mbox and helpdesk exports (.json, "
+                                         ".jsonl, .csv) into the ticket store")
+        import_tickets_action.triggered.connect(self._ask_import_tickets)
+        file_menu.addAction(import_tickets_action)
         account_action = QAction("Mail account…", self)
         account_action.triggered.connect(self.open_account)
         file_menu.addAction(account_action)
@@ -513,6 +519,52 @@ class MainWindow(QMainWindow):
         dialog = SettingsDialog(self._settings, self)
         if dialog.exec() and dialog.result_settings is not None:
             self.save_settings(dialog.result_settings, reload=dialog.needs_reload())
+
+    def _ask_import_tickets(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, "Import tickets", "", "Mail and helpdesk exports (*.eml *.mbox *.mbx *.json "
+            "*.jsonl *.csv);;All files (*)")
+        if paths:
+            self.import_tickets([Path(p) for p in paths])
+
+    def import_tickets(self, paths: list[Path]) -> None:
+        """Import files into the ticket store in the background (its own connection);
+        the queue shows them when done, and a note says what was imported and what not."""
+        from core.inbox.importers import import_files
+        from core.inbox.store import TicketStore
+
+        db = self._workspace.tickets_db
+
+        def job():
+            store = TicketStore(db)
+            try:
+                return import_files(store, paths)
+            finally:
+                store.close()
+
+        self.statusBar().showMessage(f"Importing {len(paths)} file"
+                                     f"{'s' if len(paths) != 1 else ''}…")
+        run_in_background(job, parent=self, on_done=self._on_tickets_imported,
+                          on_error=lambda why: self.show_note(
+                              f"The tickets were not imported: {why}", error=True))
+
+    def _on_tickets_imported(self, result) -> None:
+        self.statusBar().clearMessage()
+        summary = (f"Imported {result.messages} message{'s' if result.messages != 1 else ''} "
+                   f"({result.tickets} new ticket{'s' if result.tickets != 1 else ''}); "
+                   f"{result.duplicates} already there.")
+        if result.errors:
+            first = result.errors[0]
+            summary += (f" {len(result.errors)} could not be read, first: "
+                        f"{first['source']}: {first['error']}")
+        if result.messages:
+            if self.queue.can_send:
+                self.reload_queue()
+            else:                       # the demo queue gives way to real tickets
+                self.use_queue(StoreQueue(self._workspace.tickets_db))
+            QTimer.singleShot(0, self.pump_analysis)
+        self.show_note(summary, error=bool(result.errors))   # after the queue is shown
+        self.tickets_imported.emit(result)
 
     def open_account(self) -> None:
         from app.accountdialog import AccountDialog
