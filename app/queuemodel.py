@@ -93,14 +93,6 @@ class TicketQueueModel(QAbstractTableModel):
         if row is not None:
             self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
 
-    def status(self, ticket_id: str) -> str:
-        row = self.row_of(ticket_id)
-        data = self.row_data(row) if row is not None else None
-        if data is None:
-            fetched = self._queue.rows([ticket_id])
-            data = fetched[0] if fetched else None
-        return data.status if data else ""
-
     # ---- Qt ------------------------------------------------------------------------------
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._ids)

@@ -165,7 +165,7 @@ class StoreQueue(Queue):
         try:
             self.store.record_sent_elsewhere(self._id(ticket_id), text, actor=actor)
         except sqlite3.Error as exc:
-            raise DraftSaveError(_why_not_saved(exc)) from None
+            raise TicketError(f"The ticket store could not be written ({exc}).") from None
 
     def channels(self) -> list[str]:
         return [r[0] for r in self.store.db.execute(
@@ -179,7 +179,7 @@ class StoreQueue(Queue):
             changed = self.store.save_analysis([(int(k), r) for k, r in results
                                                 if k.isdigit()])
         except sqlite3.Error as exc:
-            raise DraftSaveError(_why_not_saved(exc)) from None
+            raise TicketError(f"The ticket store could not be written ({exc}).") from None
         return {str(t) for t in changed}
 
     def mood_records(self) -> list[MoodRecord]:

@@ -232,7 +232,7 @@ def test_mark_as_sent_joins_the_thread_and_the_audit_log(open_window, workspace,
     assert store.draft(ticket_id) is None
     assert window.composer.toPlainText() == ""
     assert window.current_ticket.messages[-1].text == "Sorry about the lamp!"
-    assert window.queue_model.status(str(ticket_id)) == "pending"
+    assert window.queue.rows([str(ticket_id)])[0].status == "pending"
     store.close()
 
 

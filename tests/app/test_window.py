@@ -97,7 +97,7 @@ def test_copy_and_mark_as_sent(make_window, qtbot):
     window.sent_button.click()
     # Recorded as sent: the ticket waits on the customer, the reply joins its thread,
     # and the composer is empty for the next one.
-    assert window.queue_model.status("t-en") == "pending"
+    assert window.queue.rows(["t-en"])[0].status == "pending"
     assert window.current_ticket.messages[-1].text == "Copy me."
     assert window.current_ticket.messages[-1].sender == "agent"
     assert "Copy me." in window.thread_view.toPlainText()
