@@ -259,9 +259,7 @@ class MainWindow(QMainWindow):
         for code, name in LANG_SHORT.items():
             self.lang_filter.addItem(name, code)
         self.channel_filter = QComboBox(toolTip="Channel")
-        self.channel_filter.addItem("All channels", "")
-        for channel in self.queue.channels():
-            self.channel_filter.addItem(channel.capitalize(), channel)
+        self._fill_channels()
         self.mood_filter = QComboBox(toolTip="Mood (the analyser's)")
         for label, mood in (("All moods", ""), ("Escalations", "escalation"),
                             ("Negative", "negative")):
@@ -877,11 +875,7 @@ class MainWindow(QMainWindow):
     def reload_queue(self) -> None:
         """Read the queue again (new mail), keeping the open ticket open; its thread is
         shown again if new messages joined it."""
-        channels = self.queue.channels()
-        known = {self.channel_filter.itemData(i) for i in range(self.channel_filter.count())}
-        for channel in channels:
-            if channel not in known:
-                self.channel_filter.addItem(channel.capitalize(), channel)
+        self._fill_channels()
         self.apply_filter()
         if self._current is None and self.queue_model.rowCount():
             self.queue_view.selectRow(0)      # the first mail into an empty queue
@@ -904,17 +898,24 @@ class MainWindow(QMainWindow):
         self._current = None
         self.queue_model.set_queue(queue)
         old.close()
-        self.channel_filter.blockSignals(True)
-        while self.channel_filter.count() > 1:
-            self.channel_filter.removeItem(1)
-        for channel in queue.channels():
-            self.channel_filter.addItem(channel.capitalize(), channel)
-        self.channel_filter.blockSignals(False)
+        self._fill_channels()
         self.apply_filter()
         if self.queue_model.rowCount():
             self.queue_view.selectRow(0)
         self._update_buttons()
         QTimer.singleShot(0, self.pump_analysis)
+
+    def _fill_channels(self) -> None:
+        """The channel filter's choices: the queue's channels, the current one kept."""
+        box = self.channel_filter
+        chosen = box.currentData() or ""
+        box.blockSignals(True)
+        box.clear()
+        box.addItem("All channels", "")
+        for channel in self.queue.channels():
+            box.addItem(channel.capitalize(), channel)
+        box.setCurrentIndex(max(0, box.findData(chosen)))
+        box.blockSignals(False)
 
     def _saved_text(self, ticket_id: str) -> str:
         """The composer text of ``ticket_id``: this session's, else the one kept."""

@@ -39,7 +39,7 @@ class TicketQueueModel(QAbstractTableModel):
         self._bold = QFont()
         self._bold.setBold(True)
         self.fetches = 0     # blocks read from the queue (tests check laziness with it)
-        self.refresh()
+        # Empty until the window's first refresh(), which brings its filters.
 
     # ---- contents ------------------------------------------------------------------------
     @property
@@ -51,8 +51,14 @@ class TicketQueueModel(QAbstractTableModel):
         return self._filter
 
     def set_queue(self, queue: Queue) -> None:
+        """Another queue, empty until the next ``refresh`` (which the window does with
+        its filters, so the queue is read once)."""
+        self.beginResetModel()
         self._queue = queue
-        self.refresh()
+        self._ids = []
+        self._rows.clear()
+        self._positions = None
+        self.endResetModel()
 
     def refresh(self, flt: QueueFilter | None = None) -> None:
         """Read the ids again (new mail, another filter); rows are fetched as painted."""

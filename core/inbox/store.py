@@ -779,7 +779,7 @@ class TicketStore:
             "SELECT m.id, m.ticket_id, m.text, m.quoted_from FROM messages m "
             "LEFT JOIN analysis a ON a.message = m.id WHERE m.direction = 'in' "
             "AND a.message IS NULL ORDER BY m.id DESC LIMIT ?", (limit,)).fetchall()
-        return [(r[0], r[1], own_text(r[2], r[3])) for r in rows]
+        return [(r[0], r[1], split_own(r[2], r[3])[0]) for r in rows]
 
     def save_analysis(self, results: list[tuple[int, dict]]) -> set[int]:
         """Keep ``(message id, Analysis.to_json())`` pairs and refresh each ticket's mood
@@ -873,11 +873,14 @@ class TicketStore:
                 for r in self.db.execute(sql + " ORDER BY id", args)]
 
 
-def own_text(text: str, quoted_from: int | None) -> str:
-    """What a message says itself: its text before the quoted history and signature."""
+def split_own(text: str, quoted_from: int | None) -> tuple[str, str]:
+    """(what a message says itself, its quoted history and signature).  A message that
+    is all quote is kept whole as its own text, so it stays readable."""
     cut = quoted_from if quoted_from is not None else len(text)
     own = text[:cut].rstrip()
-    return own if own.strip() else text.strip()
+    if not own.strip():
+        return text.strip(), ""
+    return own, text[cut:].strip()
 
 
 def as_ticket(store: TicketStore, ticket_id: int) -> "Ticket":
@@ -890,9 +893,7 @@ def as_ticket(store: TicketStore, ticket_id: int) -> "Ticket":
     analyses = store.analyses(ticket_id)
     messages = []
     for m in store.messages(ticket_id):
-        own = own_text(m.text, m.quoted_from)
-        cut = m.quoted_from if m.quoted_from is not None else len(m.text)
-        quoted = m.text[cut:].strip() if own != m.text.strip() else ""
+        own, quoted = split_own(m.text, m.quoted_from)
         if not own and not m.attachments:
             continue
         author = f"{m.from_name} <{m.from_addr}>" if m.from_name else m.from_addr

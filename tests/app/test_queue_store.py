@@ -163,14 +163,19 @@ def test_keyboard_moves_through_the_queue_from_the_composer(open_window, qtbot):
     assert window.current_ticket.id == model.ticket_id(2)
 
 
-def test_drafts_live_in_the_store_and_come_back(open_window, workspace, qtbot):
-    window = open_window()
+def _drafted(window, qtbot, row: int) -> int:
+    """Load the (fake) model, open queue row ``row`` and draft it; the ticket's id."""
     with qtbot.waitSignal(window.model_loaded, timeout=10000):
         window.start_loading()
-    window.queue_view.selectRow(2)
-    ticket_id = int(window.current_ticket.id)
+    window.queue_view.selectRow(row)
     with qtbot.waitSignal(window.draft_finished, timeout=20000):
         window.draft_button.click()
+    return int(window.current_ticket.id)
+
+
+def test_drafts_live_in_the_store_and_come_back(open_window, workspace, qtbot):
+    window = open_window()
+    ticket_id = _drafted(window, qtbot, 2)
     window.composer.appendPlainText("Best, Mei")
     store = TicketStore(workspace.tickets_db)
     # Autosaved within a second of the last keystroke, with the model's draft beside it.
@@ -215,12 +220,7 @@ def test_a_full_disk_keeps_the_draft_in_the_window_and_saves_it_later(open_windo
 
 def test_mark_as_sent_joins_the_thread_and_the_audit_log(open_window, workspace, qtbot):
     window = open_window()
-    with qtbot.waitSignal(window.model_loaded, timeout=10000):
-        window.start_loading()
-    window.queue_view.selectRow(1)
-    ticket_id = int(window.current_ticket.id)
-    with qtbot.waitSignal(window.draft_finished, timeout=20000):
-        window.draft_button.click()
+    ticket_id = _drafted(window, qtbot, 1)
     window.composer.setPlainText("Sorry about the lamp!")   # one character edited
     window.sent_button.click()
     store = TicketStore(workspace.tickets_db)
