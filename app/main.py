@@ -97,12 +97,15 @@ def run_app(ctx: Context) -> int:
         problems.append(str(exc))
 
     from core.analysis.isolated import ProcessAnalyzer
+    from core.catalog.service import open_recommender
     from core.kb.service import open_kb
 
     window = MainWindow(workspace=ctx.workspace, settings=ctx.settings, tickets=queue,
                         engine_factory=LlamaEngine, model_path=model_path,
                         kb_factory=lambda: open_kb(ctx.workspace, ctx.settings, isolated=True),
-                        analyzer_factory=lambda: ProcessAnalyzer(ctx.workspace.models_dir))
+                        analyzer_factory=lambda: ProcessAnalyzer(ctx.workspace.models_dir),
+                        recommender_factory=lambda: open_recommender(ctx.workspace, ctx.settings,
+                                                                     isolated=True))
     crash.add_saver(window.save_drafts)
     window.show()
     problems += _start_mail(window, ctx)

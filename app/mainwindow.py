@@ -19,10 +19,13 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxL
 
 from app.analysisworker import AnalysisWorker, BatchAnalyzer
 from app.kbworker import KbWorker
+from app.productpanel import ProductPanel
+from app.productworker import ProductWorker
 from app.queuemodel import LANG_SHORT, STATUS_NAMES, TicketQueueModel
 from app.tasks import run_in_background
 from app.worker import EngineWorker, OwnerThread
 from core import settings as settings_mod
+from core.catalog.recommend import Mood, Recommender
 from core.drafting import DraftNotes, DraftResult
 from core.engine import Engine, EngineInfo
 from core.errors import KefuError
@@ -164,12 +167,15 @@ class MainWindow(QMainWindow):
     model_import_failed = Signal(str)
     analysed = Signal(list)         # ticket ids whose mood changed
     tickets_imported = Signal(object)  # ImportResult
+    catalog_imported = Signal(str, object)  # "products" | "orders", ImportSummary
+    products_shown = Signal(object)          # RecommendResult, for the open ticket
 
     def __init__(self, *, workspace: Workspace, settings: Settings,
                  tickets: list[Ticket] | Queue, engine_factory: Callable[[], Engine],
                  model_path: str | None,
                  kb_factory: Callable[[], KnowledgeBase] | None = None,
-                 analyzer_factory: Callable[[], BatchAnalyzer] | None = None) -> None:
+                 analyzer_factory: Callable[[], BatchAnalyzer] | None = None,
+                 recommender_factory: Callable[[], Recommender] | None = None) -> None:
         super().__init__()
         self.setWindowTitle("Kefu Assist 客服助手")
         self.resize(1280, 800)
@@ -200,6 +206,9 @@ class MainWindow(QMainWindow):
 
         self.queue_model = TicketQueueModel(self.queue)
         self._has_kb = kb_factory is not None
+        self._has_products = recommender_factory is not None
+        self._recommendation = None     # (ticket id, RecommendResult) for the open ticket
+        self._product_request = 0
         self._build_ui()
 
         self.worker = EngineWorker(engine_factory, settings)
@@ -233,6 +242,18 @@ class MainWindow(QMainWindow):
             self._analysis_thread = OwnerThread(self.analysis_worker, name="kefu-analysis")
             self.analysis_worker.done.connect(self._on_analysed)
             self.analysis_worker.failed.connect(self._on_analysis_failed)
+
+        # The catalog: product suggestions and past orders beside the composer.
+        self.product_worker: ProductWorker | None = None
+        self._product_thread: OwnerThread | None = None
+        if recommender_factory is not None:
+            self.product_worker = ProductWorker(recommender_factory)
+            self._product_thread = OwnerThread(self.product_worker, name="kefu-products")
+            self.product_worker.recommended.connect(self._on_recommended)
+            self.product_worker.imported.connect(self._on_catalog_imported)
+            self.product_worker.embed_progress.connect(self._on_products_embedded)
+            self.product_worker.failed.connect(
+                lambda m: self.show_note(f"Product catalog: {m}", error=True))
 
         self._autosave = QTimer(self, singleShot=True, interval=AUTOSAVE_MS)
         self._autosave.timeout.connect(self.save_drafts)
@@ -383,10 +404,14 @@ class MainWindow(QMainWindow):
         middle.addWidget(self.thread_view)
         middle.addWidget(right)
         middle.setSizes([420, 380])
+        self.product_panel = ProductPanel()
+        self.product_panel.insert_requested.connect(self.insert_product)
+        self.product_panel.setVisible(self._has_products)
         splitter = QSplitter()
         splitter.addWidget(left)
         splitter.addWidget(middle)
-        splitter.setSizes([540, 740])
+        splitter.addWidget(self.product_panel)
+        splitter.setSizes([480, 560, 240] if self._has_products else [540, 740, 0])
         self.setCentralWidget(splitter)
 
         self.model_label = QLabel("Model: not loaded")
@@ -411,6 +436,12 @@ class MainWindow(QMainWindow):
                                          ".jsonl, .csv) into the ticket store")
         import_tickets_action.triggered.connect(self._ask_import_tickets)
         file_menu.addAction(import_tickets_action)
+        if self._has_products:
+            for kind, label in (("products", "Import products…"), ("orders", "Import orders…")):
+                action = QAction(label, self)
+                action.setToolTip("A Shopify CSV export, or a CSV/JSON file with named columns")
+                action.triggered.connect(lambda _c=False, k=kind: self._ask_import_catalog(k))
+                file_menu.addAction(action)
         account_action = QAction("Mail account…", self)
         account_action.triggered.connect(self.open_account)
         file_menu.addAction(account_action)
@@ -771,6 +802,7 @@ class MainWindow(QMainWindow):
                 self._current = self.queue.ticket(self._current.id)
                 self._render_thread()
                 self._note_escalation(self._current)
+                self.suggest_products()
             except (KefuError, OSError, ValueError):
                 pass
         self.analysed.emit(sorted(changed))
@@ -945,7 +977,104 @@ class MainWindow(QMainWindow):
         self.composer.moveCursor(QTextCursor.MoveOperation.End)
         self.hide_note()
         self._note_escalation(ticket)
+        if not same or self._recommendation is None:
+            self.suggest_products()
         self._update_buttons()
+
+    # ---- products -------------------------------------------------------------------------
+    def suggest_products(self) -> None:
+        """Ask the catalog worker for products for the open ticket.  With an analyser,
+        only once the ticket is analysed: its mood decides whether to suggest at all."""
+        ticket = self._current
+        if self.product_worker is None or ticket is None:
+            return
+        self._recommendation = None
+        if self._settings.product_suggestions == 0:
+            self.product_panel.show_status("Product suggestions are off (Settings).")
+            return
+        last = next((m for m in reversed(ticket.messages) if m.sender == "customer"), None)
+        analysis = last.analysis if last is not None else None
+        if analysis is None and self.analysis_worker is not None and last is not None:
+            self.product_panel.show_status("Suggestions follow once this ticket is "
+                                           "analysed…")
+            return
+        self._product_request += 1
+        self.product_panel.show_status("Finding products…", keep_orders=True)
+        self.product_worker.request_recommend.emit(
+            self._product_request, ticket, Mood.from_analysis(analysis),
+            self._settings.product_suggestions)
+
+    def _on_recommended(self, request_id: int, result) -> None:
+        if request_id != self._product_request or self._current is None:
+            return                      # an older ticket's answer
+        self._recommendation = (self._current.id, result)
+        self.product_panel.show_result(result)
+        self.products_shown.emit(result)
+
+    @property
+    def product_result(self):
+        """The suggestions shown for the open ticket (a RecommendResult), or None."""
+        if self._recommendation is None or self._current is None \
+                or self._recommendation[0] != self._current.id:
+            return None
+        return self._recommendation[1]
+
+    def insert_product(self, rec) -> None:
+        """Put the product's line into the reply at the cursor (one undoable edit)."""
+        lang = self._current.language if self._current is not None else "en"
+        cursor = self.composer.textCursor()
+        before = cursor.block().text()[:cursor.positionInBlock()]
+        text = rec.line(lang)
+        if before.strip():
+            text = " " + text
+        cursor.insertText(text)
+        self.composer.setTextCursor(cursor)
+        self.composer.setFocus()
+
+    def draft_product(self) -> str:
+        """The product line the draft may mention: only with the setting on, and only when
+        the recommender found something for this conversation (never when it withheld)."""
+        if not self._settings.draft_mentions_product or self._recommendation is None \
+                or self._current is None:
+            return ""
+        ticket_id, result = self._recommendation
+        if ticket_id != self._current.id or result.withheld or not result.products:
+            return ""
+        return result.products[0].prompt_line(self._current.language)
+
+    def _ask_import_catalog(self, kind: str) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, f"Import {kind}", "", "Catalog and order exports (*.csv *.json *.jsonl "
+            "*.txt);;All files (*)")
+        if path:
+            self.import_catalog(kind, Path(path))
+
+    def import_catalog(self, kind: str, path: Path) -> None:
+        if self.product_worker is None:
+            return
+        self.statusBar().showMessage(f"Importing {kind} from {path.name}…")
+        self.product_worker.request_import.emit(kind, str(path))
+
+    def _on_catalog_imported(self, kind: str, summary) -> None:
+        self.statusBar().clearMessage()
+        parts = [f"{summary.imported} new", f"{summary.updated} updated",
+                 f"{summary.unchanged} unchanged"]
+        text = (f"Imported {kind} from {Path(summary.file).name}: {', '.join(parts)}"
+                + (f"; {len(summary.skipped)} rows skipped (first: "
+                   f"{summary.skipped[0].where}: {summary.skipped[0].reason})"
+                   if summary.skipped else "") + ".")
+        for warning in summary.warnings:
+            text += f" Note: {warning}."
+        self.show_note(text, error=bool(summary.skipped) and not (
+            summary.imported or summary.updated or summary.unchanged))
+        self.catalog_imported.emit(kind, summary)
+        if kind == "orders":
+            self.suggest_products()
+
+    def _on_products_embedded(self, done: int, total: int) -> None:
+        self.product_panel.show_embedding(done, total)
+        if done >= total:
+            self.suggest_products()
 
     def _note_escalation(self, ticket: Ticket) -> None:
         """An escalated ticket says so above the composer, with the reasons."""
@@ -1069,7 +1198,7 @@ class MainWindow(QMainWindow):
             self.sources_list.addItem(item)
         self.sources_box.setVisible(bool(self._sources))
         self.speed_label.setText("Reading the ticket…")
-        self.worker.request_draft.emit(self._request_id, ticket, sources)
+        self.worker.request_draft.emit(self._request_id, ticket, sources, self.draft_product())
 
     def stop_draft(self) -> None:
         self.worker.stop_flag.set()
@@ -1205,6 +1334,8 @@ class MainWindow(QMainWindow):
                 self._mail.stop()
             if self._analysis_thread is not None:
                 self._analysis_thread.stop()
+            if self._product_thread is not None:
+                self._product_thread.stop()
             self._thread.stop()
             self.queue.close()
         event.accept()

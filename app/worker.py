@@ -32,7 +32,8 @@ EMIT_INTERVAL = 0.03
 class EngineWorker(QObject):
     # inputs (queued to the worker's thread)
     request_load = Signal(str)
-    request_draft = Signal(int, object, object)  # request id, Ticket, sources (or None)
+    # request id, Ticket, sources (or None), a catalog product the draft may mention (or "")
+    request_draft = Signal(int, object, object, str)
 
     # outputs
     load_started = Signal(str)                   # what is happening, in words
@@ -74,8 +75,8 @@ class EngineWorker(QObject):
         else:
             self.loaded.emit(info)
 
-    @Slot(int, object, object)
-    def _draft(self, request_id: int, ticket: Ticket, sources) -> None:
+    @Slot(int, object, object, str)
+    def _draft(self, request_id: int, ticket: Ticket, sources, product: str) -> None:
         if self._engine is None or self._engine.info is None:
             self.draft_failed.emit(request_id, "No model is loaded yet.")
             return
@@ -85,7 +86,7 @@ class EngineWorker(QObject):
         last_emit = time.perf_counter()
         try:
             for event in draft(self._engine, ticket, self._settings, stop=self.stop_flag,
-                               sources=sources):
+                               sources=sources, product=product):
                 if isinstance(event, TokenDelta):
                     pending.append(event.text)
                     count += 1

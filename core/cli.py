@@ -133,6 +133,41 @@ def build_parser(extend: Callable[[argparse._SubParsersAction], None] | None = N
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_analyze)
 
+    products = sub.add_parser("products", help="the product catalog: import, list")
+    psub = products.add_subparsers(dest="products_command", metavar="ACTION", required=True)
+    p = psub.add_parser("import", help="import a Shopify product CSV export or a generic "
+                                       "CSV/JSON catalog (re-import updates in place)")
+    _import_args(p)
+    p.add_argument("--no-embed", action="store_true",
+                   help="skip embedding the new products now (they are found by keyword "
+                        "until the next import or the app embeds them)")
+    p.set_defaults(func=cmd_products_import)
+    p = psub.add_parser("list", help="the catalog's products")
+    p.add_argument("--search", metavar="WORDS", help="only products matching these words")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_products_list)
+
+    orders = sub.add_parser("orders", help="customers' order history: import, show")
+    osub = orders.add_subparsers(dest="orders_command", metavar="ACTION", required=True)
+    p = osub.add_parser("import", help="import a Shopify orders CSV export or a generic "
+                                       "CSV/JSON order list")
+    _import_args(p)
+    p.set_defaults(func=cmd_orders_import)
+    p = osub.add_parser("show", help="a customer's orders, by email or phone")
+    p.add_argument("customer", metavar="EMAIL_OR_PHONE")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_orders_show)
+
+    p = sub.add_parser("recommend", help="products to suggest for a ticket, with reasons")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--ticket", metavar="FILE.json", help="ticket file (as for kefu draft)")
+    src.add_argument("--ticket-id", metavar="ID", type=int, help="a ticket in the store")
+    src.add_argument("--demo", metavar="N", type=int, help="demo ticket N (from 1)")
+    p.add_argument("--k", type=int, default=3, help="products to suggest (1-20)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_recommend)
+
     p = sub.add_parser("bench", help="measure decode speed, first-token time, load time, memory")
     p.add_argument("--model", metavar="FILE.gguf")
     p.add_argument("--max-tokens", type=int, default=128, metavar="N")
@@ -469,6 +504,210 @@ def cmd_analyze(ctx: Context) -> int:
                 for sentence in result.sentences:
                     mark = f"  [{', '.join(sentence.reasons)}]" if sentence.reasons else ""
                     print(f"  {sentence.sentiment:<13} {sentence.text[:100]}{mark}")
+    return 0
+
+
+def _import_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--map", action="append", default=[], metavar="FIELD=COLUMN",
+                   help="which column holds a field, for a generic file whose column names "
+                        "are not recognised (repeatable), e.g. --map title=\"Item name\"")
+    p.add_argument("--currency", default="", metavar="CODE",
+                   help="currency of prices written without one (USD, CNY, EUR...)")
+    p.add_argument("--json", action="store_true", help="print one JSON summary")
+
+
+def _mapping(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        field, sep, column = pair.partition("=")
+        if not sep or not field.strip() or not column.strip():
+            raise KefuError(f"--map {pair!r}: expected FIELD=COLUMN.")
+        out[field.strip()] = column.strip()
+    return out
+
+
+def _print_import(summary, as_json: bool, what: str) -> None:
+    if as_json:
+        print(json.dumps(summary.to_json(), ensure_ascii=False))
+        return
+    print(f"{summary.file} ({summary.format}, {summary.encoding}): imported "
+          f"{summary.imported} {what}, updated {summary.updated}, unchanged "
+          f"{summary.unchanged}, skipped {len(summary.skipped)} rows.")
+    for item in summary.skipped[:50]:
+        print(f"  skipped {item.where}: {item.reason}")
+    if len(summary.skipped) > 50:
+        print(f"  ... and {len(summary.skipped) - 50} more (--json lists them all)")
+    for warning in summary.warnings:
+        print(f"  note: {warning}")
+
+
+def cmd_products_import(ctx: Context) -> int:
+    from core.catalog.service import open_recommender
+    from core.hardware import physical_cores
+
+    args = ctx.args
+    recommender = open_recommender(ctx.workspace, ctx.settings, threads=physical_cores())
+    try:
+        summary = recommender.store.import_products(
+            Path(args.file).expanduser(), mapping=_mapping(args.map),
+            currency=args.currency.upper())
+        if not args.no_embed and recommender.embedder is not None:
+            stop = StopFlag()
+            previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+            try:
+                for step in recommender.embed_catalog(stop=stop):
+                    if step.total and not args.json and (step.done % 640 == 0
+                                                         or step.done == step.total):
+                        print(f"  embedded {step.done}/{step.total} products", file=sys.stderr)
+            finally:
+                signal.signal(signal.SIGINT, previous)
+        if recommender.embedder_error:
+            summary.warnings.append(f"products are found by keyword only: "
+                                    f"{recommender.embedder_error}")
+    finally:
+        recommender.close()
+    _print_import(summary, args.json, "products")
+    return 0 if summary.imported + summary.updated + summary.unchanged or \
+        not summary.skipped else 1
+
+
+def cmd_orders_import(ctx: Context) -> int:
+    from core.catalog.store import CatalogStore
+
+    args = ctx.args
+    store = CatalogStore(ctx.workspace.catalog_db)
+    try:
+        summary = store.import_orders(Path(args.file).expanduser(),
+                                      mapping=_mapping(args.map),
+                                      currency=args.currency.upper())
+    finally:
+        store.close()
+    _print_import(summary, args.json, "orders")
+    return 0 if summary.imported + summary.updated + summary.unchanged or \
+        not summary.skipped else 1
+
+
+def cmd_products_list(ctx: Context) -> int:
+    from core.catalog.store import CatalogStore
+    from core.kb.keyword import tokenize
+
+    store = CatalogStore(ctx.workspace.catalog_db)
+    try:
+        if ctx.args.search:
+            ids = [pid for pid, _ in store.keyword_search(tokenize(ctx.args.search),
+                                                          limit=ctx.args.limit)]
+        else:
+            ids = [r[0] for r in store.db.execute("SELECT id FROM products ORDER BY title "
+                                                  "LIMIT ?", (ctx.args.limit,))]
+        found = store.products(ids)
+        products = [found[i] for i in ids if i in found]
+    finally:
+        store.close()
+    from core.catalog.prices import format_price
+
+    rows = []
+    for p in products:
+        prices = sorted({format_price(v.price, v.currency) for v in p.variants if v.price})
+        rows.append({"handle": p.handle, "title": p.title, "type": p.type,
+                     "prices": prices, "stock": p.stock, "in_stock": p.in_stock,
+                     "consumable": p.consumable, "published": p.published,
+                     "variants": len(p.variants)})
+    if ctx.args.json:
+        print(json.dumps(rows, ensure_ascii=False))
+        return 0
+    for r in rows:
+        stock = "not tracked" if r["stock"] is None else f"{r['stock']} in stock"
+        print(f"{r['handle']:<36} {r['title'][:40]:<40} {' / '.join(r['prices'])}  {stock}")
+    return 0
+
+
+def cmd_orders_show(ctx: Context) -> int:
+    from core.catalog.prices import format_price
+    from core.catalog.store import CatalogStore
+
+    who = ctx.args.customer
+    store = CatalogStore(ctx.workspace.catalog_db)
+    try:
+        orders = store.customer_orders(email=who if "@" in who else "",
+                                       phone="" if "@" in who else who)
+    finally:
+        store.close()
+    if ctx.args.json:
+        print(json.dumps([o.to_json() for o in orders], ensure_ascii=False))
+        return 0
+    if not orders:
+        print(f"No orders for {who}.")
+    for o in orders:
+        print(f"#{o.number}  {o.created[:10]}  {format_price(o.total, o.currency)}  {o.status}")
+        for line in o.lines:
+            print(f"    {line.quantity} x {line.name}"
+                  + ("" if line.handle else "  (not in the catalog)"))
+    return 0
+
+
+def _ticket_mood(ctx: Context, ticket, ticket_id: int | None):
+    """The analyser's view of the ticket: from the store when it has analysed it."""
+    from core.catalog.recommend import Mood
+
+    if ticket_id is not None:
+        store = _ticket_store(ctx)
+        try:
+            row = store.db.execute("SELECT sentiment, escalation, intent FROM tickets "
+                                   "WHERE id = ?", (ticket_id,)).fetchone()
+        finally:
+            store.close()
+        if row and row[0]:
+            return Mood(intent=row[2] or "", sentiment=row[0], escalation=bool(row[1]))
+    text = ticket.last_customer_text or ticket.subject
+    if not text.strip():
+        return Mood()
+    from core.analysis.analyzer import Analyzer
+
+    analyzer = Analyzer.load(ctx.workspace.models_dir)
+    return Mood.from_analysis(analyzer.analyze_many([f"{ticket.subject}\n{text}"])[0])
+
+
+def cmd_recommend(ctx: Context) -> int:
+    from core.catalog.service import open_recommender
+
+    args = ctx.args
+    if not 1 <= args.k <= 20:
+        raise KefuError("--k must be between 1 and 20.")
+    if args.ticket_id is not None:
+        from core.inbox.store import as_ticket
+
+        store = _ticket_store(ctx)
+        try:
+            ticket = as_ticket(store, args.ticket_id)
+        finally:
+            store.close()
+    elif args.demo is not None:
+        ticket = demo_ticket(args.demo)
+    else:
+        ticket = load_ticket_file(args.ticket)
+    mood = _ticket_mood(ctx, ticket, args.ticket_id)
+    recommender = open_recommender(ctx.workspace, ctx.settings)
+    try:
+        result = recommender.recommend(ticket, mood=mood, k=args.k)
+    finally:
+        recommender.close()
+    if args.json:
+        print(json.dumps({**result.to_json(), "mood": {
+            "intent": mood.intent, "sentiment": mood.sentiment,
+            "escalation": mood.escalation}}, ensure_ascii=False))
+        return 0
+    print(f"Intent {mood.intent or '?'}, {mood.sentiment or '?'}"
+          + (", escalation" if mood.escalation else ""))
+    if result.withheld:
+        print(f"No suggestions: {result.withheld}.")
+    elif not result.products:
+        print("Nothing in the catalog fits this ticket.")
+    for i, r in enumerate(result.products, 1):
+        stock = "" if r.stock is None else f", {r.stock} in stock"
+        print(f"  {i}. {r.line(ticket.language)}{stock}\n     {r.reason}")
+    for note in result.notes:
+        print(f"  note: {note}")
     return 0
 
 

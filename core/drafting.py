@@ -95,12 +95,14 @@ class MarkerFilter:
 
 def draft(engine: Engine, ticket: Ticket, settings: Settings, *, stop: StopFlag,
           max_tokens: int | None = None, seed: int | None = None,
-          sources: Sequence[Source] | None = None) -> Iterator[DraftEvent]:
+          sources: Sequence[Source] | None = None, product: str = ""
+          ) -> Iterator[DraftEvent]:
     """Stream a draft of ``ticket``.
 
     ``sources`` are the knowledge-base passages retrieved for the ticket: ``None`` when
     there is no knowledge base, an empty list when it had nothing relevant (the draft is
-    then told to promise nothing and say the agent will check).
+    then told to promise nothing and say the agent will check).  ``product`` is a catalog
+    suggestion the draft may mention (``Recommendation.prompt_line``), or empty.
     """
     info = engine.info
     if info is None:
@@ -112,7 +114,8 @@ def draft(engine: Engine, ticket: Ticket, settings: Settings, *, stop: StopFlag,
                             seed=params.seed)
     budget = info.n_ctx - params.max_tokens - CONTEXT_MARGIN
     prompt = build_prompt(ticket, settings, budget_tokens=budget,
-                          count_tokens=engine.count_tokens, sources=sources)
+                          count_tokens=engine.count_tokens, sources=sources,
+                          product=product)
     notes = prompt.notes
     if sources is not None and not sources:
         notes += ("No knowledge-base passage matched this ticket: the draft states no "
@@ -140,6 +143,6 @@ def draft(engine: Engine, ticket: Ticket, settings: Settings, *, stop: StopFlag,
                 first_token_seconds=event.prompt_seconds,
                 tokens_per_second=event.tokens_per_second, stop_reason=event.stop_reason,
                 notes=notes, citations=cited,
-                unsupported=tuple(unsupported_figures(text, cited, ticket)))
+                unsupported=tuple(unsupported_figures(text, cited, ticket, extra=product)))
         else:
             yield event

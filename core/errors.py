@@ -53,3 +53,7 @@ class MailError(KefuError):
 
 class SecretStoreError(KefuError):
     """The OS keyring cannot store or read a credential."""
+
+
+class CatalogError(KefuError):
+    """A product catalog or order file cannot be read, or a value in it is invalid."""

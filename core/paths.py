@@ -65,6 +65,10 @@ class Workspace:
         return self.data_dir / "tickets.sqlite"
 
     @property
+    def catalog_db(self) -> Path:
+        return self.data_dir / "catalog.sqlite"
+
+    @property
     def drafts_file(self) -> Path:
         return self.data_dir / "drafts.json"
 

@@ -127,6 +127,13 @@ _REASON_WORDS = {"regulator": "a complaint to a regulator", "chargeback": "a pay
                  "cancellation": "leaving the store"}
 
 
+# The agent turned on "the draft may mention a suggested product" (a setting); the
+# recommender has already judged that the conversation is not one for selling.
+_PRODUCT = ("You may mention the catalog product above in one short, helpful sentence, with "
+            "its name and price exactly as given, only if it answers the customer's need; "
+            "never pressure the customer.")
+
+
 def tone_instruction(ticket: Ticket) -> str:
     """How the reply should sound, from the analyser's reading of the newest customer
     message (core/analysis), when there is one."""
@@ -152,7 +159,8 @@ def tone_instruction(ticket: Ticket) -> str:
 
 
 def _render(ticket: Ticket, messages: Sequence[Message], lang: str, settings: Settings,
-            sources: Sequence[Source] | None = None) -> tuple[ChatMessage, ...]:
+            sources: Sequence[Source] | None = None, product: str = ""
+            ) -> tuple[ChatMessage, ...]:
     """Data and instruction in separate turns: the quoted thread (and the store's passages)
     first, then, after a short acknowledgement, the instruction alone.  Small models echo
     a quoted thread that ends right before their turn; a separate instruction turn keeps
@@ -166,8 +174,13 @@ def _render(ticket: Ticket, messages: Sequence[Message], lang: str, settings: Se
         grounding = " " + _CITE
     elif sources is not None:
         grounding = " " + _NO_SOURCES
+    mention = ""
+    if product:
+        data += ("\n\nA product from the store's catalog that fits this conversation:\n"
+                 + product)
+        mention = " " + _PRODUCT
     tone = tone_instruction(ticket)
-    instruction = (f"{_TASK}{grounding}{' ' + tone if tone else ''} Reply language: "
+    instruction = (f"{_TASK}{grounding}{mention}{' ' + tone if tone else ''} Reply language: "
                    f"{LANG_NAMES.get(lang, 'English')}. "
                    f"{_REPLY_INSTRUCTION.get(lang, _REPLY_INSTRUCTION['en'])}")
     return (ChatMessage("system", system_prompt(settings)),
@@ -178,7 +191,7 @@ def _render(ticket: Ticket, messages: Sequence[Message], lang: str, settings: Se
 
 def build_prompt(ticket: Ticket, settings: Settings, *, budget_tokens: int,
                  count_tokens: TokenCounter,
-                 sources: Sequence[Source] | None = None) -> DraftPrompt:
+                 sources: Sequence[Source] | None = None, product: str = "") -> DraftPrompt:
     """The chat messages for a draft of ``ticket`` within ``budget_tokens``.
 
     Trims oldest-first: the newest customer message and everything after it stay;
@@ -195,10 +208,10 @@ def build_prompt(ticket: Ticket, settings: Settings, *, budget_tokens: int,
 
     last_customer = max(i for i, m in enumerate(messages) if m.sender == "customer")
     dropped = 0
-    rendered = _render(ticket, messages, lang, settings, sources)
+    rendered = _render(ticket, messages, lang, settings, sources, product)
     while count_tokens(rendered) > budget_tokens and dropped < last_customer:
         dropped += 1
-        rendered = _render(ticket, messages[dropped:], lang, settings, sources)
+        rendered = _render(ticket, messages[dropped:], lang, settings, sources, product)
 
     kept = messages[dropped:]
     newest = last_customer - dropped
@@ -213,7 +226,7 @@ def build_prompt(ticket: Ticket, settings: Settings, *, budget_tokens: int,
         keep_chars = keep_chars * 2 // 3
         text, cuts[last_customer] = shorten_middle(original, keep_chars)
         kept[newest] = Message(kept[newest].sender, text)
-        rendered = _render(ticket, kept, lang, settings, sources)
+        rendered = _render(ticket, kept, lang, settings, sources, product)
     trimmed_chars = sum(cuts[dropped:])
 
     notes = []

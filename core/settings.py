@@ -94,6 +94,16 @@ class Settings:
     kb_results: int = setting(
         4, "Knowledge-base passages given to each draft as numbered sources.",
         minimum=0, maximum=10)
+    products_embedder: str = setting(
+        "multilingual-e5-small", "Embedding model for product search: 'multilingual-e5-small' "
+        "(Chinese questions find English products and the reverse), 'all-MiniLM-L6-v2', "
+        "'none' (keyword search only), or a sentence-transformers folder.")
+    product_suggestions: int = setting(
+        3, "Products suggested beside each ticket; 0 turns suggestions off.",
+        minimum=0, maximum=10)
+    draft_mentions_product: bool = setting(
+        False, "Let the draft mention the top suggested product when the conversation fits "
+        "(never for complaints, escalations or refunds).")
     store_name: str = setting(
         "Lumen Home & Living", "The store's name, as the drafts should write it.")
     agent_name: str = setting(

@@ -302,7 +302,9 @@ class MemoryQueue(Queue):
             ticket = self._tickets[ticket_id]
         except KeyError:
             raise TicketError(f"There is no ticket {ticket_id}.") from None
-        messages = tuple(replace(m, analysis=self._analysis.get(f"{ticket_id}/{n}"))
+        # The analyser's result, else whatever the ticket came with.
+        messages = tuple(replace(m, analysis=self._analysis.get(f"{ticket_id}/{n}",
+                                                                m.analysis))
                          for n, m in enumerate(ticket.messages))
         saved = self._drafts.get(ticket_id)
         if saved is not None and saved.status == "sent" and saved.text.strip():

@@ -122,12 +122,14 @@ def figures(text: str) -> list[tuple[str, str]]:
     return out
 
 
-def unsupported_figures(draft: str, cited: Sequence[Source], ticket: Ticket) -> list[str]:
-    """Figures in the draft found in no cited passage and not in the customer's messages."""
+def unsupported_figures(draft: str, cited: Sequence[Source], ticket: Ticket, *,
+                        extra: str = "") -> list[str]:
+    """Figures in the draft found in no cited passage, not in the customer's messages and
+    not in ``extra`` (the catalog product the draft was given)."""
     allowed = {value for s in cited for _, value in figures(s.text)}
     allowed |= {_value(n) for n in re.findall(r"\d+(?:[.,]\d+)*",
                                                " ".join(s.text for s in cited))}
-    customer = " ".join(m.text for m in ticket.messages) + " " + ticket.subject
+    customer = " ".join(m.text for m in ticket.messages) + " " + ticket.subject + " " + extra
     allowed |= {_value(n) for n in re.findall(r"\d+(?:[.,]\d+)*", customer)}
     flagged = []
     for written, value in figures(draft):
