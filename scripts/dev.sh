@@ -113,6 +113,12 @@ case "${1:-}" in
         embedder
         # The demo workspace's knowledge base (incremental: instant once indexed).
         "$VENV/bin/kefu" kb add "$ROOT/resources/demo/kb" >/dev/null
+        # The demo store's catalogs and order history (re-imports change nothing).
+        "$VENV/bin/kefu" products import "$ROOT/resources/demo/catalog/products.csv" \
+            --currency USD >/dev/null
+        "$VENV/bin/kefu" products import "$ROOT/resources/demo/catalog/products_zh.csv" \
+            --currency CNY >/dev/null
+        "$VENV/bin/kefu" orders import "$ROOT/resources/demo/catalog/orders.csv" >/dev/null
         exec "$VENV/bin/kefu" "$@"
         ;;
     test)

@@ -50,31 +50,64 @@ PRICE_BAND = 0.35               # substitutes cost within 35% of the product the
 
 # Intents (core.analysis) for which a suggestion is out of place unless asked for.
 QUIET_INTENTS = frozenset({"complaint", "cancel_order", "payment", "account", "invoice",
-                           "shipping_delay", "order_status"})
-# The kinds of suggestion that fit each intent, with their weight.
+                           "shipping_delay", "order_status", "coupon", "return_refund"})
+# ... and those for which even a replacement is not the topic.
+NEVER_INTENTS = frozenset({"invoice", "account", "payment", "cancel_order"})
+# The kinds of suggestion that fit each intent, with their weight.  "part" is a
+# consumable or spare part that fits what the customer has (a filter, a bulb, a shade).
 POLICY: dict[str, dict[str, float]] = {
-    "product_question": {"match": 1.0, "variant": 0.9, "substitute": 0.7,
+    "product_question": {"match": 1.0, "part": 1.0, "variant": 0.9, "substitute": 0.7,
                          "complement": 0.45, "refill": 0.4},
-    "coupon": {"match": 1.0, "complement": 0.5, "refill": 0.4},
-    "praise": {"complement": 1.0, "refill": 0.8, "match": 0.6},
+    "praise": {"complement": 1.0, "refill": 0.8, "match": 0.6, "part": 0.5},
     "exchange": {"variant": 1.0, "substitute": 0.7, "match": 0.5},
-    "damaged_item": {"replacement": 1.0, "variant": 0.9, "substitute": 0.6, "match": 0.5},
-    "return_refund": {"variant": 1.0, "substitute": 0.8, "match": 0.5},
-    "": {"match": 1.0, "variant": 0.8, "substitute": 0.6, "complement": 0.4, "refill": 0.4},
+    "damaged_item": {"part": 1.0, "replacement": 1.0, "match": 0.5},
+    "": {"match": 1.0, "part": 0.8, "variant": 0.8, "substitute": 0.6, "complement": 0.4,
+         "refill": 0.4},
 }
-# A replacement asked for in an escalation, a complaint or an angry message.
-REPLACEMENT_ONLY = {"replacement": 1.0, "variant": 0.9, "substitute": 0.6}
+# A replacement asked for in a complaint, an escalation or an angry message.
+REPLACEMENT_ONLY = {"part": 1.0, "replacement": 1.0, "variant": 0.9, "substitute": 0.6}
+# Suggestions asked for in a conversation about something else (a coupon, a return).
+ASKED = {"match": 1.0, "part": 0.9, "substitute": 0.8, "variant": 0.8, "complement": 0.5,
+         "refill": 0.5}
+# Tags too broad to say that a part fits a product.
+GENERIC_TAGS = frozenset({"consumable", "consumables", "耗材", "sale", "new", "gift", "bestseller",
+                          "热销", "新品", "礼物", "home", "家居"})
+# Variants of a product the customer owns are for exchanges and replacements only.
+VARIANT_INTENTS = frozenset({"exchange", "return_refund", "damaged_item"})
 
 _ASKS_REPLACEMENT = re.compile(
     r"\b(replace(?:ment)?|send (?:me )?(?:a )?(?:new|another)(?: one)?|exchange|swap|"
-    r"reship|re-ship|spare|a new one)\b|补发|换货|换一个|换个|换成|重新发|再发一个|换新|"
-    r"重发|配件|单独买|单买", re.IGNORECASE)
+    r"reship|re-ship|spare|a new one|buy just|order just|just the)\b|补发|换货|换一个|换个|"
+    r"换成|重新发|再发一个|换新|重发|配件|单独买|单买|在哪里买|哪里能买", re.IGNORECASE)
+# "Not a replacement", "我不要换货": the request is refused, not made.
+_NEGATED = re.compile(r"(?:(?:\bnot?\b|\bnor\b|n't|\bwithout\b|\brather than\b)"
+                      r"\W{0,3}(?:[A-Za-z]+\W{1,2}){0,5}"
+                      r"|(?:不要|不用|不想|不需要|别|不)[\u4e00-\u9fff]{0,2})$", re.IGNORECASE)
 _ASKS_SUGGESTION = re.compile(
     r"\b(recommend\w*|suggest\w*|alternative\w*|similar|other (?:options?|models?|styles?)|"
     r"any other|what else|gift\w*|looking for|do you (?:have|sell|carry)|which (?:one|\w+) "
-    r"(?:should|would)|instead)\b|推荐|有没有别的|有没有其他|其他款|别的款|类似|替代|送礼|礼物|"
-    r"还有什么|有没有.{0,12}(?:的|款)|哪款|哪个好|想买|想要一", re.IGNORECASE)
+    r"(?:should|would)|instead|anything (?:small|else)|what (?:would|should) I)\b|推荐|"
+    r"有没有别的|有没有其他|其他款|别的款|类似|替代|送礼|礼物|还有什么|有没有.{0,12}(?:的|款)|"
+    r"哪款|哪个好|想买|想要一|搭配", re.IGNORECASE)
 _ORDER_NUMBER = re.compile(r"#?\b([A-Z]{0,4}\d[\dA-Z-]{3,30})\b")
+
+
+def _asks(pattern: re.Pattern, text: str) -> bool:
+    for match in pattern.finditer(text):
+        before = text[max(0, match.start() - 48):match.start()]
+        if not _NEGATED.search(before):
+            return True
+    return False
+
+
+def asks_replacement(text: str) -> bool:
+    """The customer asks for a replacement or a part (and does not refuse one)."""
+    return _asks(_ASKS_REPLACEMENT, text)
+
+
+def asks_suggestion(text: str) -> bool:
+    """The customer asks what to buy ("any other", "推荐"), and does not refuse it."""
+    return _asks(_ASKS_SUGGESTION, text)
 
 
 class Embedder(Protocol):
@@ -164,36 +197,61 @@ class EmbedProgress:
 
 def policy_for(mood: Mood, text: str) -> tuple[dict[str, float], str]:
     """(weights of the kinds of suggestion that fit, why none when empty)."""
-    asks_replacement = bool(_ASKS_REPLACEMENT.search(text))
-    asks_suggestion = bool(_ASKS_SUGGESTION.search(text))
+    replacement = asks_replacement(text)
+    suggestion = asks_suggestion(text)
     negative = mood.sentiment in ("negative", "very_negative")
     if mood.escalation:
-        if asks_replacement:
+        if replacement:
             return REPLACEMENT_ONLY, ""
         return {}, "the customer is escalating: no product suggestions"
-    if mood.intent in QUIET_INTENTS or (mood.intent == "return_refund" and negative):
-        if asks_replacement and mood.intent not in ("invoice", "account", "payment",
-                                                    "cancel_order"):
+    if mood.intent in QUIET_INTENTS:
+        if replacement and mood.intent not in NEVER_INTENTS:
             return REPLACEMENT_ONLY, ""
-        if asks_suggestion and not negative:
-            return {"match": 1.0, "substitute": 0.6}, ""
+        if suggestion and mood.sentiment != "very_negative" \
+                and mood.intent not in NEVER_INTENTS:
+            return ASKED, ""
         what = mood.intent.replace("_", " ") or "this request"
         article = "an" if what[0] in "aeiou" else "a"
         return {}, (f"an unhappy {what}" if negative else f"{article} {what} request") + \
             ": a product suggestion would be out of place"
-    if mood.sentiment == "very_negative" and not asks_replacement:
+    if mood.sentiment == "very_negative" and not replacement:
         return {}, "the customer is very unhappy: no product suggestions"
-    if negative and mood.intent == "damaged_item" and not asks_replacement:
-        return {"replacement": 1.0, "variant": 0.8}, ""
     weights = dict(POLICY.get(mood.intent, POLICY[""]))
-    if asks_suggestion:
-        weights["match"] = max(weights.get("match", 0.0), 1.0)
+    if replacement:
+        for kind, weight in REPLACEMENT_ONLY.items():
+            weights[kind] = max(weights.get(kind, 0.0), weight)
+    if suggestion:
+        for kind, weight in ASKED.items():
+            weights[kind] = max(weights.get(kind, 0.0), weight)
     return weights, ""
 
 
 def _customer_text(ticket: Ticket) -> str:
     customer = [m.text for m in ticket.messages if m.sender == "customer"]
     return "\n".join([ticket.subject, *customer[-2:]])[:4000]
+
+
+def _wanted_sold_out(product: Product, words: set[str], *, besides: str = "") -> bool:
+    """The message names options of ``product`` ("King", "1.8米") and every variant with
+    them is sold out, while the product has variants that differ in them.  ``besides``
+    is the variant the customer already has (not the one they want)."""
+    from core.kb.keyword import tokenize
+
+    if len(product.variants) < 2:
+        return False
+    named = []
+    for variant in product.variants:
+        if besides and variant.title == besides:
+            continue
+        parts = set(tokenize(variant.title))
+        shared = parts & words
+        if shared:
+            named.append((len(shared), variant))
+    if not named:
+        return False
+    best = max(n for n, _ in named)
+    wanted = [v for n, v in named if n == best]
+    return len(wanted) < len(product.variants) and not any(v.in_stock for v in wanted)
 
 
 class Recommender:
@@ -274,7 +332,11 @@ class Recommender:
 
         from core.kb.keyword import tokenize
 
-        query_words = tokenize(text)
+        # Words of the other language too (the glossary), so a Chinese question finds an
+        # English product by name and the reverse.
+        from core.kb.glossary import default_glossary
+
+        query_words = tokenize(text) + tokenize(default_glossary().translate_terms(text))
         keyword = self.store.keyword_search(query_words, limit=MATCH_POOL)
         sims = None
         if snap.vectors is not None and self.embedder is not None:
@@ -286,30 +348,75 @@ class Recommender:
         owned = self._owned(history, snap)
         referenced, owned_variant = self._referenced(text, query_words, keyword, snap, owned,
                                                      history, mood)
+        words = set(query_words)
+        ref_product = self.store.product(snap.handles[referenced]) \
+            if referenced is not None else None
+        # The words that name what the customer owns describe it, not what they need:
+        # "my Luna lamp came without a bulb" asks for a bulb, not for another lamp.
+        if ref_product is not None and referenced in owned:
+            rest = [w for w in query_words if w not in set(tokenize(ref_product.title))]
+            keyword = self.store.keyword_search(rest, limit=MATCH_POOL)
+            match_words = rest
+        else:
+            match_words = query_words
+        # A product asked for in a size or colour that is sold out is, for this
+        # customer, sold out: it gets substitutes, not a card.
+        sold_out_here: set[int] = set()
+        # A store that sells in two currencies (two shops, one catalog): the customer's.
+        currency = next((o.currency for o in history if o.currency), "")
+        # Words of what they own or ask about: a part must fit one of those.
+        from_titles: set[str] = set()
+        for row in ([referenced] if referenced is not None else []) + list(owned):
+            from_titles |= set(tokenize(self.store.titles([int(snap.ids[row])]).get(
+                int(snap.ids[row]), ""))) | {t for t in snap.tags[row]
+                                             if t not in GENERIC_TAGS}
         candidates: dict[int, Recommendation] = {}
 
         def offer(row: int, kind: str, base: float, reason: str, *, variant: str = "",
                   owned_ok: bool = False) -> None:
             weight = weights.get(kind, 0.0)
-            if weight <= 0 or not available[row]:
+            if weight <= 0 or not available[row] or row in sold_out_here:
+                return
+            if currency and snap.currency[row] and snap.currency[row] != currency:
                 return
             if row in owned and not owned_ok and not snap.consumable[row]:
                 return
-            score = weight * base
+            score = weight * min(base, 1.0)
             previous = candidates.get(row)
             if previous is None or previous.score < score:
                 candidates[row] = self._recommendation(snap, row, kind, reason, score,
                                                        variant=variant)
 
-        if "match" in weights:
-            for row, base, reason in self._matches(query_words, keyword, sims, snap,
-                                                   available):
-                if row != referenced or referenced not in owned:
-                    offer(row, "match", base, reason)
+        matches = self._matches(match_words, keyword, sims, snap, available)
+        match_base = {row: base for row, base, _ in matches}
+        for row, base, reason in matches:
+            product = self.store.product(snap.handles[row])
+            if product is not None and _wanted_sold_out(product, words):
+                sold_out_here.add(row)
+        if ref_product is not None and (referenced not in owned
+                                        or mood.intent in VARIANT_INTENTS) \
+                and _wanted_sold_out(ref_product, words, besides=owned_variant):
+            sold_out_here.add(referenced)
+        if referenced is not None and referenced in owned and snap.consumable[referenced]:
+            offer(referenced, "part", 0.95, f"A refill of what they bought on "
+                                            f"{owned[referenced]}")
+        for row, base, reason in matches:
+            if row == referenced and referenced in owned:
+                continue
+            if snap.consumable[row] and self._fits(row, snap, from_titles):
+                offer(row, "part", 0.5 + 0.5 * base, reason.replace(
+                    "Matches", "A part or refill: matches", 1))
+            else:
+                offer(row, "match", base, reason)
         if referenced is not None:
-            self._around(referenced, owned_variant, text, snap, offer, weights)
+            self._around(referenced, owned_variant, text, snap, offer, weights,
+                         owned=referenced in owned, intent=mood.intent,
+                         sold_out=referenced in sold_out_here)
+        for row in [r for r, _, _ in matches if r in sold_out_here and r != referenced][:2]:
+            self._substitutes(row, self.store.product(snap.handles[row]), snap, offer,
+                              weights, "sold out in that size or colour", lift=True)
         if {"complement", "refill"} & weights.keys():
-            self._complements(owned, referenced, snap, offer)
+            self._complements(owned, referenced, snap, offer, match_base)
         ranked = sorted((c for c in candidates.values() if c.score >= MIN_SCORE),
                         key=lambda r: -r.score)[:k]
         notes = []
@@ -425,7 +532,8 @@ class Recommender:
             title_words = set(tokenize(titles.get(int(snap.ids[row]), "")))
             # A word of the product's name in the message is a strong sign on its own,
             # however common the word is in the rest of the catalog.
-            named = len(title_words & words) / len(title_words) if title_words else 0.0
+            named = len({w for w in title_words & words if not w.isdigit()}) \
+                / len(title_words) if title_words else 0.0
             if k < 0.35 and zz < SEMANTIC_Z and named < 0.25:
                 continue
             semantic = min(max((zz - 1.0) / 3.0, 0.0), 1.0)
@@ -446,7 +554,8 @@ class Recommender:
                 continue
             shared = [w for w in dict.fromkeys(tokenize(
                 f"{product.title} {product.type} {' '.join(product.tags)}")) if w in words]
-            shared = [w for w in shared if not any(w != o and w in o for o in shared)]
+            shared = [w for w in shared if not any(w != o and w in o for o in shared)
+                      and not w.isdigit()]
             reason = ("Matches " + ", ".join(f"“{w}”" for w in shared[:3])
                       + " in the customer's message") if shared else \
                 "Close to what the customer describes"
@@ -454,7 +563,8 @@ class Recommender:
         return out
 
     def _around(self, referenced: int, owned_variant: str, text: str, snap: Snapshot,
-                offer, weights: dict[str, float]) -> None:
+                offer, weights: dict[str, float], *, owned: bool, intent: str,
+                sold_out: bool) -> None:
         """Variants, the product itself or its parts, and substitutes for ``referenced``."""
         from core.kb.keyword import tokenize
 
@@ -464,7 +574,9 @@ class Recommender:
         words = set(tokenize(text))
         others = [v for v in product.variants if v.in_stock and v.title
                   and v.title != owned_variant]
-        if others and ("variant" in weights):
+        replacement = asks_replacement(text)
+        if others and "variant" in weights and (intent in VARIANT_INTENTS or not owned
+                                                or replacement):
             def fit(variant) -> float:
                 parts = set(tokenize(variant.title))
                 return len(parts & words) / len(parts) if parts else 0.0
@@ -480,35 +592,63 @@ class Recommender:
             same = next((v for v in product.variants if v.title == owned_variant
                          and v.in_stock), None)
             if same is not None or (not owned_variant and product.in_stock):
-                offer(referenced, "replacement", 0.9,
+                # The whole product again only when asked; else a part comes first.
+                offer(referenced, "replacement", 0.9 if replacement else 0.55,
                       f"A replacement {product.title}"
                       + (f" ({owned_variant})" if owned_variant else "") + " is in stock",
                       variant=owned_variant if same is not None else "", owned_ok=True)
-        if "substitute" in weights and snap.types[referenced] and \
-                not np.isnan(snap.price[referenced]):
-            base_price = snap.price[referenced]
-            same_type = np.array([t == snap.types[referenced] for t in snap.types])
-            same_currency = np.array([c == snap.currency[referenced] for c in snap.currency])
-            close = np.abs(snap.price - base_price) <= PRICE_BAND * base_price
-            rows = np.flatnonzero(same_type & same_currency & close & snap.in_stock
-                                  & snap.published)
-            rows = rows[rows != referenced]
-            if len(rows) and snap.vectors is not None and snap.embedded[referenced]:
-                closeness = snap.vectors[rows] @ snap.vectors[referenced]
-            else:
-                closeness = 1.0 - np.abs(snap.price[rows] - base_price) / base_price
-            why = "out of stock" if not product.in_stock else (
-                "in question" if "replacement" not in weights else "damaged")
-            for row, near in sorted(zip(rows, closeness), key=lambda x: -x[1])[:4]:
-                offer(int(row), "substitute", 0.5 + 0.4 * float(near),
-                      f"Same type as {product.title} ({why}): "
-                      f"{format_price(snap.price[row], snap.currency[row])} vs "
-                      f"{format_price(base_price, snap.currency[referenced])}")
+        if "substitute" in weights and (not owned or sold_out or not product.in_stock
+                                        or intent in VARIANT_INTENTS or replacement):
+            why = "out of stock" if not product.in_stock else \
+                "sold out in that size or colour" if sold_out else (
+                    "in question" if "replacement" not in weights else "damaged")
+            self._substitutes(referenced, product, snap, offer, weights, why,
+                              lift=sold_out or not product.in_stock)
+
+    @staticmethod
+    def _substitutes(row_of_product: int, product: Product | None, snap: Snapshot, offer,
+                     weights: dict[str, float], why: str, *, lift: bool) -> None:
+        """Products of the same type and currency at a close price, nearest first."""
+        referenced = row_of_product
+        if product is None or not snap.types[referenced] or np.isnan(snap.price[referenced]):
+            return
+        base_price = snap.price[referenced]
+        same_type = np.array([t == snap.types[referenced] for t in snap.types])
+        same_currency = np.array([c == snap.currency[referenced] for c in snap.currency])
+        close = np.abs(snap.price - base_price) <= PRICE_BAND * base_price
+        rows = np.flatnonzero(same_type & same_currency & close & snap.in_stock
+                              & snap.published)
+        rows = rows[rows != referenced]
+        if not len(rows):
+            return
+        if snap.vectors is not None and snap.embedded[referenced]:
+            closeness = snap.vectors[rows] @ snap.vectors[referenced]
+        else:
+            closeness = 1.0 - np.abs(snap.price[rows] - base_price) / base_price
+        # A customer who cannot have what they asked for is best served by the nearest
+        # alternative: it ranks with what fits the conversation best.
+        factor = 1.0 / max(weights.get("substitute", 1.0), 0.1) if lift else 1.0
+        for row, near in sorted(zip(rows, closeness), key=lambda x: -x[1])[:4]:
+            offer(int(row), "substitute", (0.5 + 0.4 * float(near)) * factor,
+                  f"Same type as {product.title} ({why}): "
+                  f"{format_price(snap.price[row], snap.currency[row])} vs "
+                  f"{format_price(base_price, snap.currency[referenced])}")
+
+    def _fits(self, row: int, snap: Snapshot, from_titles: set[str]) -> bool:
+        """A part fits what the customer has when its name shares a word with it."""
+        from core.kb.keyword import tokenize
+
+        if not from_titles:
+            return False
+        title = self.store.titles([int(snap.ids[row])]).get(int(snap.ids[row]), "")
+        own = set(tokenize(title)) | {t for t in snap.tags[row] if t not in GENERIC_TAGS}
+        return bool(own & from_titles)
 
     def _complements(self, owned: dict[int, str], referenced: int | None, snap: Snapshot,
-                     offer) -> None:
-        anchors = list(dict.fromkeys(([referenced] if referenced is not None else [])
-                                     + list(owned)))[:10]
+                     offer, match_base: dict[int, float]) -> None:
+        """What goes with the product in question, else with what the customer owns; a
+        complement the message also asks for ranks higher."""
+        anchors = [referenced] if referenced is not None else list(owned)[:10]
         if not anchors:
             return
         ids = [int(snap.ids[r]) for r in anchors]
@@ -516,16 +656,16 @@ class Recommender:
         titles = self.store.titles(ids)
         anchor_types = {snap.types[r] for r in anchors if snap.types[r]}
         found = 0
-        for row, bought in owned.items():
-            if snap.consumable[row]:         # they buy it again
-                offer(row, "refill", 0.7, f"They buy this again: last on {bought}")
+        if referenced is None:
+            for row, bought in owned.items():
+                if snap.consumable[row]:         # they buy it again
+                    offer(row, "refill", 0.7 + 0.3 * match_base.get(row, 0.0),
+                          f"They buy this again: last on {bought}")
         for pid, together, with_pid in self.store.co_purchased(ids, limit=30):
             row = row_of.get(pid)
             if row is None:
                 continue
             consumable = bool(snap.consumable[row])
-            if snap.types[row] in anchor_types and not consumable:
-                continue                    # another of the same kind is no complement
             with_title = titles.get(with_pid, "what they bought")
             bought = owned.get(row_of.get(with_pid, -1), "")
             kind = "refill" if consumable else "complement"
@@ -533,7 +673,7 @@ class Recommender:
                       f"Often bought with the {with_title}") + \
                 f" ({together} order{'s' if together != 1 else ''})" + \
                 (f"; they bought it on {bought}" if bought and consumable else "")
-            offer(row, kind, min(1.0, 0.45 + 0.15 * together), reason)
+            offer(row, kind, 0.45 + 0.15 * together + 0.3 * match_base.get(row, 0.0), reason)
             found += 1
         if found >= 3:
             return
@@ -548,6 +688,7 @@ class Recommender:
                     continue
                 common = sorted(tags & snap.tags[row])[:3]
                 offer(int(row), "refill" if snap.consumable[row] else "complement",
-                      0.35 + 0.1 * min(int(shared[row]), 3),
+                      0.35 + 0.1 * min(int(shared[row]), 3)
+                      + 0.3 * match_base.get(int(row), 0.0),
                       f"Goes with the {titles.get(int(snap.ids[anchor]), 'product')} "
                       f"(tags: {', '.join(common)})")

@@ -161,3 +161,56 @@ def test_a_missing_embedding_model_falls_back_to_keywords(tmp_path):
         assert any("Keyword search only" in n for n in result.notes)
     finally:
         rec.close()
+
+
+@pytest.mark.parametrize("text, wanted", [
+    ("I want a full refund. Not a replacement, not store credit.", False),
+    ("我不要换货，也不要补偿券，直接全额退款。", False),
+    ("I don't want a discount code or suggestions for something else.", False),
+    ("The lid cracked, could you send a replacement?", True),
+    ("碎了两个，麻烦补发。", True),
+])
+def test_a_refused_replacement_or_suggestion_is_no_request(text, wanted):
+    from core.catalog.recommend import asks_replacement, asks_suggestion
+
+    assert (asks_replacement(text) or asks_suggestion(text)) is wanted
+
+
+def test_a_part_for_what_they_own_comes_before_the_whole_product(recommender):
+    # Ana owns the coffee maker: the filters fit it; another coffee maker does not help.
+    result = ask(recommender, "Where can I buy coffee filters for my coffee maker?",
+                 intent="product_question", sentiment="neutral")
+    assert handles(result)[0] == "paper-filters"
+    assert result.products[0].kind == "part"
+    assert "aria-coffee-maker" not in handles(result)
+
+
+def test_a_sold_out_size_gets_substitutes_not_the_sold_out_card(recommender):
+    # Luna is sold out in every colour; the customer asks for the Ivory one.
+    result = ask(recommender, "Is the Luna ceramic table lamp in Ivory available? I'd like "
+                              "to buy one for my bedroom.", email="new@example.com",
+                 intent="product_question", sentiment="neutral")
+    assert "luna-lamp" not in handles(result)
+    assert handles(result)[0] == "orb-lamp"
+    assert result.products[0].kind == "substitute"
+
+
+def test_a_customer_of_one_currency_gets_products_in_it(tmp_path):
+    store = CatalogStore(tmp_path / "catalog.sqlite")
+    path = tmp_path / "two-shops.csv"
+    path.write_text("sku,title,price,type\nK-US,Electric Kettle,$59.00,Kettles\n"
+                    "K-CN,电热水壶 Electric Kettle,¥299.00,Kettles\n", encoding="utf-8")
+    store.import_products(path)
+    orders = tmp_path / "orders.csv"
+    orders.write_text("order,email,sku,quantity,price,currency\n"
+                      "A1,li@example.com,K-CN,1,299,CNY\n", encoding="utf-8")
+    store.import_orders(orders)
+    rec = Recommender(store)
+    try:
+        result = ask(rec, "Do you sell an electric kettle?", email="li@example.com",
+                     intent="product_question", sentiment="neutral")
+        assert [(p.handle, p.currency) for p in result.products] == [("K-CN", "CNY")] or \
+            all(p.currency == "CNY" for p in result.products)
+        assert "K-US" not in handles(result)
+    finally:
+        rec.close()
