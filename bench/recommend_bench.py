@@ -15,7 +15,8 @@
   for the copies are their original's with a little noise, as embedding 100,000 texts takes
   hours on two cores (the real embedding rate is measured on the demo products and
   reported); then the latency of ``Recommender.recommend`` for every labelled ticket, query
-  embedding included, analyser excluded: p50 and p95 over 3 passes.
+  embedding included, analyser excluded: p50 and p95 paced as an agent opens tickets
+  (0.3 s apart, 2 passes) and back to back (3 passes).
 """
 
 from __future__ import annotations
@@ -59,8 +60,8 @@ def demo_store(folder: Path) -> CatalogStore:
     return store
 
 
-def load_set() -> list[dict]:
-    return [json.loads(line) for line in SET.read_text(encoding="utf-8").splitlines()
+def load_set(path: Path = SET) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
             if line.strip()]
 
 
@@ -75,8 +76,8 @@ def moods(items: list[dict]) -> list[Mood]:
     return [Mood.from_analysis(a) for a in analyzer.analyze_many(texts)]
 
 
-def quality(embedder) -> dict:
-    items = load_set()
+def quality(embedder, path: Path = SET) -> dict:
+    items = load_set(path)
     item_moods = moods(items)
     with tempfile.TemporaryDirectory() as tmp:
         store = demo_store(Path(tmp))
@@ -214,6 +215,15 @@ def scale(embedder, n: int) -> dict:
                 t0 = time.perf_counter()
                 rec.recommend(ticket, mood=mood, k=3)
                 times.append((time.perf_counter() - t0) * 1000)
+        # As in the app: an agent opens a ticket every few seconds at most, so calls are
+        # not back to back (back to back, BLAS threads still spinning after one call's
+        # matrix product slow the next call's query encoder: measured as well).
+        paced = []
+        for ticket, mood in zip(tickets * 2, item_moods * 2):
+            time.sleep(0.3)
+            t0 = time.perf_counter()
+            rec.recommend(ticket, mood=mood, k=3)
+            paced.append((time.perf_counter() - t0) * 1000)
         query_ms = []
         for ticket in tickets:
             t0 = time.perf_counter()
@@ -222,13 +232,17 @@ def scale(embedder, n: int) -> dict:
         counts = store.counts()
         rec.close()
     times.sort()
+    paced.sort()
     return {"products": counts["products"], "variants": counts["variants"],
             "import_seconds": round(import_seconds, 1),
             "import_products_per_s": round(summary.imported / import_seconds),
             "snapshot_load_seconds": round(snapshot_seconds, 2),
-            "latency_ms": {"p50": round(statistics.median(times), 1),
-                           "p95": round(times[int(len(times) * 0.95) - 1], 1),
-                           "max": round(times[-1], 1), "calls": len(times)},
+            "latency_ms_paced": {"p50": round(statistics.median(paced), 1),
+                                 "p95": round(paced[int(len(paced) * 0.95) - 1], 1),
+                                 "max": round(paced[-1], 1), "calls": len(paced)},
+            "latency_ms_back_to_back": {"p50": round(statistics.median(times), 1),
+                                        "p95": round(times[int(len(times) * 0.95) - 1], 1),
+                                        "max": round(times[-1], 1), "calls": len(times)},
             "query_embedding_ms_p50": round(statistics.median(query_ms), 1),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
 
@@ -239,6 +253,8 @@ def main() -> int:
     parser.add_argument("--scale", type=int, metavar="N")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--rows", action="store_true", help="print every ticket's result")
+    parser.add_argument("--set", type=Path, default=SET, metavar="FILE.jsonl",
+                        help="the labelled set (default: %(default)s)")
     args = parser.parse_args()
     from core.kb.embedder import load_embedder
 
@@ -246,7 +262,9 @@ def main() -> int:
                              threads=os.cpu_count() or 1)
     report: dict = {}
     if args.quality or not args.scale:
-        report["quality"] = quality(embedder)
+        report["quality"] = quality(embedder, args.set)
+        report["quality"]["set"] = str(args.set.relative_to(ROOT) if args.set.is_absolute()
+                                       and ROOT in args.set.parents else args.set)
         if not args.rows:
             report["quality"].pop("rows")
     if args.scale:

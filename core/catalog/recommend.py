@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -50,7 +51,8 @@ PRICE_BAND = 0.35               # substitutes cost within 35% of the product the
 
 # Intents (core.analysis) for which a suggestion is out of place unless asked for.
 QUIET_INTENTS = frozenset({"complaint", "cancel_order", "payment", "account", "invoice",
-                           "shipping_delay", "order_status", "coupon", "return_refund"})
+                           "shipping_delay", "order_status", "shipping_info", "change_order",
+                           "contact_agent", "coupon", "return_refund"})
 # ... and those for which even a replacement is not the topic.
 NEVER_INTENTS = frozenset({"invoice", "account", "payment", "cancel_order"})
 # The kinds of suggestion that fit each intent, with their weight.  "part" is a
@@ -58,6 +60,8 @@ NEVER_INTENTS = frozenset({"invoice", "account", "payment", "cancel_order"})
 POLICY: dict[str, dict[str, float]] = {
     "product_question": {"match": 1.0, "part": 1.0, "variant": 0.9, "substitute": 0.7,
                          "complement": 0.45, "refill": 0.4},
+    "purchase": {"match": 1.0, "part": 1.0, "variant": 0.9, "substitute": 0.7,
+                 "complement": 0.45, "refill": 0.4},
     "praise": {"complement": 1.0, "refill": 0.8, "match": 0.6, "part": 0.5},
     "exchange": {"variant": 1.0, "substitute": 0.7, "match": 0.5},
     "damaged_item": {"part": 1.0, "replacement": 1.0, "match": 0.5},
@@ -78,7 +82,8 @@ VARIANT_INTENTS = frozenset({"exchange", "return_refund", "damaged_item"})
 _ASKS_REPLACEMENT = re.compile(
     r"\b(replace(?:ment)?|send (?:me )?(?:a )?(?:new|another)(?: one)?|exchange|swap|"
     r"reship|re-ship|spare|a new one|buy just|order just|just the)\b|补发|换货|换一个|换个|"
-    r"换成|重新发|再发一个|换新|重发|配件|单独买|单买|在哪里买|哪里能买", re.IGNORECASE)
+    r"换成|换一套|换套|换新的|重新发|再发一(?:个|套)|换新|重发|配件|单独买|单买|在哪里买|"
+    r"哪里能买", re.IGNORECASE)
 # "Not a replacement", "我不要换货": the request is refused, not made.
 _NEGATED = re.compile(r"(?:(?:\bnot?\b|\bnor\b|n't|\bwithout\b|\brather than\b)"
                       r"\W{0,3}(?:[A-Za-z]+\W{1,2}){0,5}"
@@ -88,7 +93,7 @@ _ASKS_SUGGESTION = re.compile(
     r"any other|what else|gift\w*|looking for|do you (?:have|sell|carry)|which (?:one|\w+) "
     r"(?:should|would)|instead|anything (?:small|else)|what (?:would|should) I)\b|推荐|"
     r"有没有别的|有没有其他|其他款|别的款|类似|替代|送礼|礼物|还有什么|有没有.{0,12}(?:的|款)|"
-    r"哪款|哪个好|想买|想要一|搭配", re.IGNORECASE)
+    r"哪款|哪个好|想买|想要一|搭配|凑单|用得上", re.IGNORECASE)
 _ORDER_NUMBER = re.compile(r"#?\b([A-Z]{0,4}\d[\dA-Z-]{3,30})\b")
 
 
@@ -168,7 +173,7 @@ class Recommendation:
 
     def to_json(self) -> dict:
         return {"handle": self.handle, "title": self.title,
-                "price": None if self.price is None else str(self.price),
+                "price": None if self.price is None else float(self.price),
                 "currency": self.currency, "price_text": self.price_text,
                 "stock": self.stock, "variant": self.variant or None, "kind": self.kind,
                 "reason": self.reason, "score": round(self.score, 4)}
@@ -204,7 +209,8 @@ def policy_for(mood: Mood, text: str) -> tuple[dict[str, float], str]:
         if replacement:
             return REPLACEMENT_ONLY, ""
         return {}, "the customer is escalating: no product suggestions"
-    if mood.intent in QUIET_INTENTS:
+    unhappy_feedback = mood.intent == "feedback" and negative
+    if mood.intent in QUIET_INTENTS or unhappy_feedback:
         if replacement and mood.intent not in NEVER_INTENTS:
             return REPLACEMENT_ONLY, ""
         if suggestion and mood.sentiment != "very_negative" \
@@ -216,7 +222,8 @@ def policy_for(mood: Mood, text: str) -> tuple[dict[str, float], str]:
             ": a product suggestion would be out of place"
     if mood.sentiment == "very_negative" and not replacement:
         return {}, "the customer is very unhappy: no product suggestions"
-    weights = dict(POLICY.get(mood.intent, POLICY[""]))
+    weights = dict(POLICY.get("praise" if mood.intent == "feedback" else mood.intent,
+                              POLICY[""]))
     if replacement:
         for kind, weight in REPLACEMENT_ONLY.items():
             weights[kind] = max(weights.get(kind, 0.0), weight)
@@ -224,6 +231,20 @@ def policy_for(mood: Mood, text: str) -> tuple[dict[str, float], str]:
         for kind, weight in ASKED.items():
             weights[kind] = max(weights.get(kind, 0.0), weight)
     return weights, ""
+
+
+QUERY_TOKENS = 80              # the query embedding's cost grows with its length
+
+
+def clip_tokens(text: str, limit: int = QUERY_TOKENS) -> str:
+    """The start of ``text`` up to about ``limit`` tokens of the multilingual encoder:
+    a Chinese character is about one, an English word about 1.3."""
+    used = 0.0
+    for i, ch in enumerate(text):
+        used += 1.0 if "\u4e00" <= ch <= "\u9fff" else (0.3 if ch.isalnum() else 0.1)
+        if used > limit:
+            return text[:i]
+    return text
 
 
 def _customer_text(ticket: Ticket) -> str:
@@ -263,7 +284,9 @@ class Recommender:
         self._factory = embedder_factory
         self._embedder: Embedder | None = None
         self._snapshot: Snapshot | None = None
+        self._keywords = None           # ((products version, rows), KeywordIndex)
         self.embedder_error = ""
+        self._encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kefu-query")
 
     @property
     def embedder(self) -> Embedder | None:
@@ -279,6 +302,7 @@ class Recommender:
         return self._embedder
 
     def close(self) -> None:
+        self._encoder.shutdown(wait=True)     # no encoding may outlive the model
         closer = getattr(self._embedder, "close", None)
         if closer is not None:
             closer()
@@ -312,6 +336,11 @@ class Recommender:
             name = self._embedder.name if self._embedder is not None else (
                 self.embedder.name if self._factory is not None else None)
             self._snapshot = self.store.snapshot(name)
+            products = (self.store.products_version, len(self._snapshot.ids))
+            if self._keywords is None or self._keywords[0] != products:
+                from core.catalog.keywords import keyword_index
+
+                self._keywords = (products, keyword_index(self.store, self._snapshot))
         return self._snapshot
 
     # ---- recommending ---------------------------------------------------------------------
@@ -329,6 +358,14 @@ class Recommender:
             return RecommendResult([], history=history)
         snap = self.snapshot()
         available = snap.in_stock & snap.published
+        # The query's embedding is computed on a helper thread (the encoder releases the
+        # interpreter lock) while the order history and keyword index are read here.
+        encoding = None
+        if snap.vectors is not None and self.embedder is not None:
+            # The subject and the newest message say what is wanted; a shorter query is
+            # also a faster one (the encoder's cost grows with its length).
+            latest = f"{ticket.subject}\n{ticket.last_customer_text}".strip() or text
+            encoding = self._encoder.submit(self.embedder.embed_query, clip_tokens(latest))
 
         from core.kb.keyword import tokenize
 
@@ -337,28 +374,31 @@ class Recommender:
         from core.kb.glossary import default_glossary
 
         query_words = tokenize(text) + tokenize(default_glossary().translate_terms(text))
-        keyword = self.store.keyword_search(query_words, limit=MATCH_POOL)
-        sims = None
-        if snap.vectors is not None and self.embedder is not None:
-            query = np.asarray(self.embedder.embed_query(text[:1500]), dtype=np.float32)
-            query = query / (np.linalg.norm(query) or 1.0)
-            sims = snap.vectors @ query
-            sims[~snap.embedded] = np.nan
+        searched: dict[tuple[str, ...], list[tuple[int, float]]] = {}
+
+        def keyword_search(words: list[str]) -> list[tuple[int, float]]:
+            key = tuple(words)
+            if key not in searched:
+                index = self._keywords[1]
+                searched[key] = [(int(snap.ids[row]), score) for row, score
+                                 in index.search(list(words), limit=MATCH_POOL)]
+            return searched[key]
 
         owned = self._owned(history, snap)
-        referenced, owned_variant = self._referenced(text, query_words, keyword, snap, owned,
-                                                     history, mood)
+        referenced, owned_variant = self._referenced(
+            text, query_words, lambda: keyword_search(query_words), snap, owned, history, mood)
         words = set(query_words)
         ref_product = self.store.product(snap.handles[referenced]) \
             if referenced is not None else None
         # The words that name what the customer owns describe it, not what they need:
         # "my Luna lamp came without a bulb" asks for a bulb, not for another lamp.
         if ref_product is not None and referenced in owned:
-            rest = [w for w in query_words if w not in set(tokenize(ref_product.title))]
-            keyword = self.store.keyword_search(rest, limit=MATCH_POOL)
-            match_words = rest
+            named = self.store.title_words([int(snap.ids[referenced])]).get(
+                int(snap.ids[referenced]), frozenset())
+            match_words = [w for w in query_words if w not in named]
         else:
             match_words = query_words
+        keyword = keyword_search(match_words)
         # A product asked for in a size or colour that is sold out is, for this
         # customer, sold out: it gets substitutes, not a card.
         sold_out_here: set[int] = set()
@@ -366,11 +406,13 @@ class Recommender:
         currency = next((o.currency for o in history if o.currency), "")
         # Words of what they own or ask about: a part must fit one of those.
         from_titles: set[str] = set()
-        for row in ([referenced] if referenced is not None else []) + list(owned):
-            from_titles |= set(tokenize(self.store.titles([int(snap.ids[row])]).get(
-                int(snap.ids[row]), ""))) | {t for t in snap.tags[row]
-                                             if t not in GENERIC_TAGS}
-        candidates: dict[int, Recommendation] = {}
+        mine = ([referenced] if referenced is not None else []) + list(owned)
+        for row, title in self.store.title_words([int(snap.ids[r]) for r in mine]).items():
+            from_titles |= title
+        for row in mine:
+            from_titles |= {t for t in snap.tags[row] if t not in GENERIC_TAGS}
+        # row -> (score, kind, reason, variant); cards are built for the best k only.
+        candidates: dict[int, tuple[float, str, str, str]] = {}
 
         def offer(row: int, kind: str, base: float, reason: str, *, variant: str = "",
                   owned_ok: bool = False) -> None:
@@ -383,10 +425,15 @@ class Recommender:
                 return
             score = weight * min(base, 1.0)
             previous = candidates.get(row)
-            if previous is None or previous.score < score:
-                candidates[row] = self._recommendation(snap, row, kind, reason, score,
-                                                       variant=variant)
+            if previous is None or previous[0] < score:
+                candidates[row] = (score, kind, reason, variant)
 
+        sims = None
+        if encoding is not None:
+            query = np.asarray(encoding.result(), dtype=np.float32)
+            query = query / (np.linalg.norm(query) or 1.0)
+            sims = snap.vectors @ query
+            sims[~snap.embedded] = np.nan
         matches = self._matches(match_words, keyword, sims, snap, available)
         match_base = {row: base for row, base, _ in matches}
         for row, base, reason in matches:
@@ -417,8 +464,10 @@ class Recommender:
                               weights, "sold out in that size or colour", lift=True)
         if {"complement", "refill"} & weights.keys():
             self._complements(owned, referenced, snap, offer, match_base)
-        ranked = sorted((c for c in candidates.values() if c.score >= MIN_SCORE),
-                        key=lambda r: -r.score)[:k]
+        best = sorted(((row, c) for row, c in candidates.items() if c[0] >= MIN_SCORE),
+                      key=lambda item: -item[1][0])[:k]
+        ranked = [self._recommendation(snap, row, kind, reason, score, variant=variant)
+                  for row, (score, kind, reason, variant) in best]
         notes = []
         if self.embedder_error:
             notes.append(f"Keyword search only: {self.embedder_error}")
@@ -456,12 +505,14 @@ class Recommender:
                     owned[row] = order.created[:10]
         return owned
 
-    def _referenced(self, text: str, query_words: list[str], keyword, snap: Snapshot,
+    def _referenced(self, text: str, query_words: list[str],
+                    keyword: Callable[[], list[tuple[int, float]]], snap: Snapshot,
                     owned: dict[int, str], history: list[PastOrder], mood: Mood
                     ) -> tuple[int | None, str]:
-        """(row of the product the conversation is about, the variant the customer has)."""
-        from core.kb.keyword import tokenize
+        """(row of the product the conversation is about, the variant the customer has).
 
+        What the customer bought comes first; the catalog is searched only when none of
+        it is named clearly (one keyword search less for most tickets)."""
         words = set(query_words)
         variants: dict[int, str] = {}
         in_order: list[int] = []            # lines of an order the text names
@@ -477,22 +528,12 @@ class Recommender:
                 if mentioned:
                     in_order.append(row)
         row_of = snap.row_of()
-        pool = list(dict.fromkeys([*in_order, *owned,
-                                   *(row_of[pid] for pid, _ in keyword[:10] if pid in row_of)]))
-        if not pool:
-            return None, ""
-        titles = self.store.titles([int(snap.ids[r]) for r in pool])
-        best: tuple[float, int] | None = None
-        for rank, row in enumerate(pool):
-            title_words = set(tokenize(titles.get(int(snap.ids[row]), "")))
-            if not title_words:
-                continue
-            overlap = len(title_words & words) / len(title_words)
-            score = overlap + (0.3 if row in in_order else 0.0) + \
-                (0.15 if row in owned else 0.0) - rank * 0.001
-            needed = 0.3 if (row in owned or row in in_order) else 0.6
-            if overlap >= needed and (best is None or score > best[0]):
-                best = (score, row)
+        mine = list(dict.fromkeys([*in_order, *owned]))
+        best = self._best_named(mine, words, snap, in_order, owned)
+        if best is None or best[0] < 0.75:
+            pool = list(dict.fromkeys([*mine, *(row_of[pid] for pid, _ in keyword()[:10]
+                                                if pid in row_of)]))
+            best = self._best_named(pool, words, snap, in_order, owned)
         if best is None and mood.intent in ("damaged_item", "exchange", "return_refund"):
             # "It arrived broken": the newest order's only product, if it has one
             latest = [r for r in in_order] or [
@@ -503,6 +544,25 @@ class Recommender:
         if best is None:
             return None, ""
         return best[1], variants.get(best[1], "")
+
+    def _best_named(self, pool: list[int], words: set[str], snap: Snapshot,
+                    in_order: list[int], owned: dict[int, str]) -> tuple[float, int] | None:
+        """(score, row) of the product in ``pool`` whose name the message uses most."""
+        if not pool:
+            return None
+        titles = self.store.title_words([int(snap.ids[r]) for r in pool])
+        best: tuple[float, int] | None = None
+        for rank, row in enumerate(pool):
+            title_words = titles.get(int(snap.ids[row]), frozenset())
+            if not title_words:
+                continue
+            overlap = len(title_words & words) / len(title_words)
+            score = overlap + (0.3 if row in in_order else 0.0) + \
+                (0.15 if row in owned else 0.0) - rank * 0.001
+            needed = 0.3 if (row in owned or row in in_order) else 0.6
+            if overlap >= needed and (best is None or score > best[0]):
+                best = (score, row)
+        return best
 
     def _matches(self, query_words: list[str], keyword, sims, snap: Snapshot,
                  available: np.ndarray) -> list[tuple[int, float, str]]:
@@ -525,11 +585,11 @@ class Recommender:
         from core.kb.keyword import tokenize
 
         words = set(query_words)
-        titles = self.store.titles([int(snap.ids[r]) for r in rows])
+        titles = self.store.title_words([int(snap.ids[r]) for r in rows])
         passing = []
         for row in rows:
             k, zz = kw.get(row, 0.0), z.get(row, 0.0)
-            title_words = set(tokenize(titles.get(int(snap.ids[row]), "")))
+            title_words = titles.get(int(snap.ids[row]), frozenset())
             # A word of the product's name in the message is a strong sign on its own,
             # however common the word is in the rest of the catalog.
             named = len({w for w in title_words & words if not w.isdigit()}) \
@@ -613,8 +673,8 @@ class Recommender:
         if product is None or not snap.types[referenced] or np.isnan(snap.price[referenced]):
             return
         base_price = snap.price[referenced]
-        same_type = np.array([t == snap.types[referenced] for t in snap.types])
-        same_currency = np.array([c == snap.currency[referenced] for c in snap.currency])
+        same_type = snap.type_codes == snap.type_codes[referenced]
+        same_currency = snap.currency_codes == snap.currency_codes[referenced]
         close = np.abs(snap.price - base_price) <= PRICE_BAND * base_price
         rows = np.flatnonzero(same_type & same_currency & close & snap.in_stock
                               & snap.published)
@@ -640,8 +700,9 @@ class Recommender:
 
         if not from_titles:
             return False
-        title = self.store.titles([int(snap.ids[row])]).get(int(snap.ids[row]), "")
-        own = set(tokenize(title)) | {t for t in snap.tags[row] if t not in GENERIC_TAGS}
+        title = self.store.title_words([int(snap.ids[row])]).get(int(snap.ids[row]),
+                                                                 frozenset())
+        own = set(title) | {t for t in snap.tags[row] if t not in GENERIC_TAGS}
         return bool(own & from_titles)
 
     def _complements(self, owned: dict[int, str], referenced: int | None, snap: Snapshot,
@@ -682,7 +743,7 @@ class Recommender:
             tags = snap.tags[anchor]
             if not tags:
                 continue
-            shared = np.array([len(tags & t) for t in snap.tags])
+            shared = snap.shared_tags(tags)
             for row in np.argsort(-shared)[:20]:
                 if shared[row] == 0 or row == anchor or snap.types[row] in anchor_types:
                     continue

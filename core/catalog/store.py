@@ -42,6 +42,7 @@ CREATE TABLE products (
     id INTEGER PRIMARY KEY,
     handle TEXT NOT NULL UNIQUE,
     title TEXT NOT NULL,
+    title_words TEXT NOT NULL DEFAULT '',
     description TEXT NOT NULL DEFAULT '',
     vendor TEXT NOT NULL DEFAULT '',
     type TEXT NOT NULL DEFAULT '',
@@ -73,6 +74,7 @@ CREATE TABLE variants (
 );
 CREATE INDEX variants_sku ON variants(sku) WHERE sku != '';
 CREATE VIRTUAL TABLE product_words USING fts5(words, tokenize = 'unicode61');
+CREATE VIRTUAL TABLE product_vocab USING fts5vocab(product_words, 'row');
 CREATE TABLE vectors (
     product_id INTEGER PRIMARY KEY REFERENCES products(id) ON DELETE CASCADE,
     embedder TEXT NOT NULL,
@@ -154,12 +156,34 @@ class Snapshot:
     def __post_init__(self) -> None:
         self._rows = {int(pid): i for i, pid in enumerate(self.ids)}
         self._handles = {h: i for i, h in enumerate(self.handles)}
+        # Codes for vectorised comparisons, and tag -> rows, built once per snapshot.
+        self.type_codes = _codes(self.types)
+        self.currency_codes = _codes(self.currency)
+        postings: dict[str, list[int]] = {}
+        for row, tags in enumerate(self.tags):
+            for tag in tags:
+                postings.setdefault(tag, []).append(row)
+        self.tag_rows = {t: np.array(rows, dtype=np.int64) for t, rows in postings.items()}
+
+    def shared_tags(self, tags: frozenset[str]) -> np.ndarray:
+        """How many of ``tags`` each product has (an int array over the rows)."""
+        counts = np.zeros(len(self.ids), dtype=np.int32)
+        for tag in tags:
+            rows = self.tag_rows.get(tag)
+            if rows is not None:
+                counts[rows] += 1
+        return counts
 
     def row_of(self) -> dict[int, int]:
         return self._rows
 
     def row_of_handle(self, handle: str) -> int | None:
         return self._handles.get(handle)
+
+
+def _codes(values: list[str]) -> np.ndarray:
+    index: dict[str, int] = {}
+    return np.array([index.setdefault(v, len(index)) for v in values], dtype=np.int32)
 
 
 def _dec(value: Decimal | None) -> str | None:
@@ -207,6 +231,7 @@ class CatalogStore:
                     if statement.strip():
                         self.db.execute(statement)
                 self.db.execute("INSERT INTO meta VALUES ('version', '0')")
+                self.db.execute("INSERT INTO meta VALUES ('products_version', '0')")
                 self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextmanager
@@ -229,9 +254,23 @@ class CatalogStore:
         return int(self.db.execute("SELECT value FROM meta WHERE key = 'version'")
                    .fetchone()[0])
 
-    def _bump(self) -> None:
+    @property
+    def products_version(self) -> int:
+        """Grows with every change to the products themselves (not their vectors)."""
+        return int(self.db.execute("SELECT value FROM meta WHERE key = 'products_version'")
+                   .fetchone()[0])
+
+    def _bump(self, *, products: bool = False) -> None:
+        keys = ("version", "products_version") if products else ("version",)
         self.db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 "
-                        "WHERE key = 'version'")
+                        f"WHERE key IN ({','.join('?' * len(keys))})", keys)
+
+    def _product_count(self) -> int:
+        version = self.version
+        if getattr(self, "_counted", (None, 0))[0] != version:
+            self._counted = (version, self.db.execute("SELECT count(*) FROM products")
+                             .fetchone()[0])
+        return self._counted[1]
 
     def has_products(self) -> bool:
         return self.db.execute("SELECT EXISTS (SELECT 1 FROM products)").fetchone()[0] == 1
@@ -259,7 +298,7 @@ class CatalogStore:
                 for product in pending:
                     outcome = self._put_product(product)
                     setattr(summary, outcome, getattr(summary, outcome) + 1)
-                self._bump()
+                self._bump(products=True)
             pending.clear()
             if progress is not None:
                 progress(summary.imported + summary.updated + summary.unchanged)
@@ -306,7 +345,7 @@ class CatalogStore:
         prices = [float(v.price) for v in product.variants if v.price is not None]
         in_stock = [v for v in product.variants if v.in_stock] or list(product.variants)
         currency = next((v.currency for v in in_stock if v.currency), "")
-        values = (product.title, product.description, product.vendor, product.type,
+        values = (product.title, words(product.title), product.description, product.vendor, product.type,
                   json.dumps(product.tags, ensure_ascii=False), int(product.published),
                   json.dumps(product.images, ensure_ascii=False), int(product.consumable),
                   int(product.in_stock), product.stock,
@@ -316,7 +355,7 @@ class CatalogStore:
         if row:
             pid = row[0]
             self.db.execute(
-                "UPDATE products SET title=?, description=?, vendor=?, type=?, tags=?, "
+                "UPDATE products SET title=?, title_words=?, description=?, vendor=?, type=?, tags=?, "
                 "published=?, images=?, consumable=?, in_stock=?, stock=?, min_price=?, "
                 "currency=?, text_hash=?, doc_hash=?, source=?, updated_at=? WHERE id=?",
                 (*values, pid))
@@ -324,10 +363,10 @@ class CatalogStore:
             self.db.execute("DELETE FROM product_words WHERE rowid = ?", (pid,))
         else:
             pid = self.db.execute(
-                "INSERT INTO products (title, description, vendor, type, tags, published, "
-                "images, consumable, in_stock, stock, min_price, currency, text_hash, "
-                "doc_hash, source, updated_at, handle) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO products (title, title_words, description, vendor, type, tags, "
+                "published, images, consumable, in_stock, stock, min_price, currency, "
+                "text_hash, doc_hash, source, updated_at, handle) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (*values, product.handle)).lastrowid
         self.db.executemany(
             "INSERT INTO variants VALUES (?,?,?,?,?,?,?,?,?)",
@@ -375,16 +414,43 @@ class CatalogStore:
                                        part).fetchall())
         return out
 
+    def title_words(self, ids: list[int]) -> dict[int, frozenset[str]]:
+        """The words of each product's title (segmented at import: no jieba here)."""
+        out: dict[int, frozenset[str]] = {}
+        for start in range(0, len(ids), 500):
+            part = [int(i) for i in ids[start:start + 500]]
+            marks = ",".join("?" * len(part))
+            for pid, text in self.db.execute(
+                    f"SELECT id, title_words FROM products WHERE id IN ({marks})", part):
+                out[pid] = frozenset(text.split())
+        return out
+
     def product_id(self, handle: str) -> int | None:
         row = self.db.execute("SELECT id FROM products WHERE handle = ?", (handle,)).fetchone()
         return row[0] if row else None
 
+    def all_words(self) -> Iterator[tuple[int, str]]:
+        """(product id, its indexed words) for every product, by id."""
+        yield from self.db.execute("SELECT rowid, words FROM product_words ORDER BY rowid")
+
     def keyword_search(self, query_words: list[str], *, limit: int = 50
                        ) -> list[tuple[int, float]]:
-        """(product id, BM25 score, larger is better) for products with any of the words."""
-        terms = [w for w in dict.fromkeys(query_words) if w][:32]
+        """(product id, BM25 score, larger is better) for products with any of the words.
+
+        Words found in more than 3% of a large catalog ("set", "white") are left out: they
+        barely rank, and their long posting lists are most of the query's cost."""
+        terms = [w for w in dict.fromkeys(query_words) if w][:48]
         if not terms:
             return []
+        marks = ",".join("?" * len(terms))
+        df = dict(self.db.execute(f"SELECT term, doc FROM product_vocab WHERE term IN "
+                                  f"({marks})", terms).fetchall())
+        terms = [t for t in terms if t in df]
+        if not terms:
+            return []
+        common = max(1000, 0.03 * self._product_count())
+        selective = [t for t in terms if df[t] <= common]
+        terms = (selective or sorted(terms, key=df.get)[:3])[:24]
         match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
         try:
             rows = self.db.execute(

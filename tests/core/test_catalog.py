@@ -234,3 +234,34 @@ def test_a_corrupt_store_file_is_refused(tmp_path):
     path.write_bytes(b"this is not sqlite at all" * 100)
     with pytest.raises(CatalogError, match="not a catalog database"):
         CatalogStore(path)
+
+
+def test_the_keyword_index_ranks_like_bm25_and_is_rebuilt_when_products_change(store,
+                                                                                   tmp_path):
+    from core.catalog.keywords import KeywordIndex, keyword_index
+    from core.kb.keyword import tokenize
+
+    products, _ = write_catalog(tmp_path / "in")
+    store.import_products(products, currency="USD")
+    snap = store.snapshot(None)
+    index = keyword_index(store, snap)
+    hits = index.search(tokenize("electric kettle"), limit=3)
+    handles = [snap.handles[row] for row, _ in hits]
+    assert handles[0] == "harbor-kettle" and "glass-kettle" in handles
+    assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
+    assert index.search(["nothing-like-this"]) == []
+    saved = store.path.with_name("catalog.keywords.npz")
+    assert saved.is_file()
+    again = KeywordIndex.load(saved, {"products_version": store.products_version,
+                                      "rows": len(snap.ids), "first": int(snap.ids[0]),
+                                      "last": int(snap.ids[-1])})
+    assert again is not None and again.search(tokenize("electric kettle"), limit=3) == hits
+    # A new product: the saved index is stale and the next one knows the new word.
+    extra = tmp_path / "extra.csv"
+    extra.write_text("sku,title,price\nMUG-1,Stoneware Mug,$18\n", encoding="utf-8")
+    store.import_products(extra, currency="USD")
+    snap = store.snapshot(None)
+    fresh = keyword_index(store, snap)
+    assert [snap.handles[r] for r, _ in fresh.search(["stoneware"])] == ["MUG-1"]
+    saved.write_bytes(b"damaged")
+    assert keyword_index(store, snap).search(["stoneware"])       # rebuilt, not an error
