@@ -25,7 +25,8 @@ from app.queuemodel import LANG_SHORT, STATUS_NAMES, TicketQueueModel
 from app.tasks import run_in_background
 from app.worker import EngineWorker, OwnerThread
 from core import settings as settings_mod
-from core.catalog.recommend import Mood, Recommender
+from core.catalog.policy import Mood
+from core.catalog.recommend import Recommender
 from core.drafting import DraftNotes, DraftResult
 from core.engine import Engine, EngineInfo
 from core.errors import KefuError

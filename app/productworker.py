@@ -14,7 +14,8 @@ from typing import Callable
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from core.catalog.recommend import Mood, Recommender
+from core.catalog.policy import Mood
+from core.catalog.recommend import Recommender
 from core.engine import StopFlag
 from core.errors import KefuError
 from core.tickets import Ticket

@@ -35,7 +35,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.catalog.recommend import Mood, Recommender  # noqa: E402
+from core.catalog.policy import Mood  # noqa: E402
+from core.catalog.recommend import Recommender  # noqa: E402
 from core.catalog.store import CatalogStore  # noqa: E402
 from core.paths import Workspace  # noqa: E402
 from core.tickets import ticket_from_dict  # noqa: E402

@@ -648,7 +648,7 @@ def cmd_orders_show(ctx: Context) -> int:
 
 def _ticket_mood(ctx: Context, ticket, ticket_id: int | None):
     """The analyser's view of the ticket: from the store when it has analysed it."""
-    from core.catalog.recommend import Mood
+    from core.catalog.policy import Mood
 
     if ticket_id is not None:
         store = _ticket_store(ctx)

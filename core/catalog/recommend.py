@@ -27,12 +27,12 @@ import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
 from typing import Callable, Iterator, Protocol, Sequence
 
 import numpy as np
 
+from core.catalog.policy import VARIANT_INTENTS, Mood, asks_replacement, policy_for
 from core.catalog.prices import format_price
 from core.catalog.records import Product
 from core.catalog.store import CatalogStore, PastOrder, Snapshot
@@ -49,70 +49,10 @@ SEMANTIC_Z = 2.5                # a product this far above the catalog's mean si
 MIN_SCORE = 0.25                # weaker suggestions are noise beside a reply
 PRICE_BAND = 0.35               # substitutes cost within 35% of the product they replace
 
-# Intents (core.analysis) for which a suggestion is out of place unless asked for.
-QUIET_INTENTS = frozenset({"complaint", "cancel_order", "payment", "account", "invoice",
-                           "shipping_delay", "order_status", "shipping_info", "change_order",
-                           "contact_agent", "coupon", "return_refund"})
-# ... and those for which even a replacement is not the topic.
-NEVER_INTENTS = frozenset({"invoice", "account", "payment", "cancel_order"})
-# The kinds of suggestion that fit each intent, with their weight.  "part" is a
-# consumable or spare part that fits what the customer has (a filter, a bulb, a shade).
-POLICY: dict[str, dict[str, float]] = {
-    "product_question": {"match": 1.0, "part": 1.0, "variant": 0.9, "substitute": 0.7,
-                         "complement": 0.45, "refill": 0.4},
-    "purchase": {"match": 1.0, "part": 1.0, "variant": 0.9, "substitute": 0.7,
-                 "complement": 0.45, "refill": 0.4},
-    "praise": {"complement": 1.0, "refill": 0.8, "match": 0.6, "part": 0.5},
-    "exchange": {"variant": 1.0, "substitute": 0.7, "match": 0.5},
-    "damaged_item": {"part": 1.0, "replacement": 1.0, "match": 0.5},
-    "": {"match": 1.0, "part": 0.8, "variant": 0.8, "substitute": 0.6, "complement": 0.4,
-         "refill": 0.4},
-}
-# A replacement asked for in a complaint, an escalation or an angry message.
-REPLACEMENT_ONLY = {"part": 1.0, "replacement": 1.0, "variant": 0.9, "substitute": 0.6}
-# Suggestions asked for in a conversation about something else (a coupon, a return).
-ASKED = {"match": 1.0, "part": 0.9, "substitute": 0.8, "variant": 0.8, "complement": 0.5,
-         "refill": 0.5}
 # Tags too broad to say that a part fits a product.
 GENERIC_TAGS = frozenset({"consumable", "consumables", "耗材", "sale", "new", "gift", "bestseller",
                           "热销", "新品", "礼物", "home", "家居"})
-# Variants of a product the customer owns are for exchanges and replacements only.
-VARIANT_INTENTS = frozenset({"exchange", "return_refund", "damaged_item"})
-
-_ASKS_REPLACEMENT = re.compile(
-    r"\b(replace(?:ment)?|send (?:me )?(?:a )?(?:new|another)(?: one)?|exchange|swap|"
-    r"reship|re-ship|spare|a new one|buy just|order just|just the)\b|补发|换货|换一个|换个|"
-    r"换成|换一套|换套|换新的|重新发|再发一(?:个|套)|换新|重发|配件|单独买|单买|在哪里买|"
-    r"哪里能买", re.IGNORECASE)
-# "Not a replacement", "我不要换货": the request is refused, not made.
-_NEGATED = re.compile(r"(?:(?:\bnot?\b|\bnor\b|n't|\bwithout\b|\brather than\b)"
-                      r"\W{0,3}(?:[A-Za-z]+\W{1,2}){0,5}"
-                      r"|(?:不要|不用|不想|不需要|别|不)[\u4e00-\u9fff]{0,2})$", re.IGNORECASE)
-_ASKS_SUGGESTION = re.compile(
-    r"\b(recommend\w*|suggest\w*|alternative\w*|similar|other (?:options?|models?|styles?)|"
-    r"any other|what else|gift\w*|looking for|do you (?:have|sell|carry)|which (?:one|\w+) "
-    r"(?:should|would)|instead|anything (?:small|else)|what (?:would|should) I)\b|推荐|"
-    r"有没有别的|有没有其他|其他款|别的款|类似|替代|送礼|礼物|还有什么|有没有.{0,12}(?:的|款)|"
-    r"哪款|哪个好|想买|想要一|搭配|凑单|用得上", re.IGNORECASE)
 _ORDER_NUMBER = re.compile(r"#?\b([A-Z]{0,4}\d[\dA-Z-]{3,30})\b")
-
-
-def _asks(pattern: re.Pattern, text: str) -> bool:
-    for match in pattern.finditer(text):
-        before = text[max(0, match.start() - 48):match.start()]
-        if not _NEGATED.search(before):
-            return True
-    return False
-
-
-def asks_replacement(text: str) -> bool:
-    """The customer asks for a replacement or a part (and does not refuse one)."""
-    return _asks(_ASKS_REPLACEMENT, text)
-
-
-def asks_suggestion(text: str) -> bool:
-    """The customer asks what to buy ("any other", "推荐"), and does not refuse it."""
-    return _asks(_ASKS_SUGGESTION, text)
 
 
 class Embedder(Protocol):
@@ -121,24 +61,6 @@ class Embedder(Protocol):
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
 
     def embed_query(self, text: str) -> np.ndarray: ...
-
-
-@dataclass(frozen=True)
-class Mood:
-    """What the analyser says about the conversation (core.analysis), or nothing."""
-    intent: str = ""
-    sentiment: str = ""
-    escalation: bool = False
-
-    @classmethod
-    def from_analysis(cls, analysis) -> "Mood":
-        if analysis is None:
-            return cls()
-        get = analysis.get if isinstance(analysis, dict) else \
-            (lambda k, d=None: getattr(analysis, k, d))
-        return cls(intent=str(get("intent", "") or ""),
-                   sentiment=str(get("sentiment", "") or ""),
-                   escalation=bool(get("escalation", False)))
 
 
 @dataclass(frozen=True)
@@ -198,39 +120,6 @@ class RecommendResult:
 class EmbedProgress:
     done: int
     total: int
-
-
-def policy_for(mood: Mood, text: str) -> tuple[dict[str, float], str]:
-    """(weights of the kinds of suggestion that fit, why none when empty)."""
-    replacement = asks_replacement(text)
-    suggestion = asks_suggestion(text)
-    negative = mood.sentiment in ("negative", "very_negative")
-    if mood.escalation:
-        if replacement:
-            return REPLACEMENT_ONLY, ""
-        return {}, "the customer is escalating: no product suggestions"
-    unhappy_feedback = mood.intent == "feedback" and negative
-    if mood.intent in QUIET_INTENTS or unhappy_feedback:
-        if replacement and mood.intent not in NEVER_INTENTS:
-            return REPLACEMENT_ONLY, ""
-        if suggestion and mood.sentiment != "very_negative" \
-                and mood.intent not in NEVER_INTENTS:
-            return ASKED, ""
-        what = mood.intent.replace("_", " ") or "this request"
-        article = "an" if what[0] in "aeiou" else "a"
-        return {}, (f"an unhappy {what}" if negative else f"{article} {what} request") + \
-            ": a product suggestion would be out of place"
-    if mood.sentiment == "very_negative" and not replacement:
-        return {}, "the customer is very unhappy: no product suggestions"
-    weights = dict(POLICY.get("praise" if mood.intent == "feedback" else mood.intent,
-                              POLICY[""]))
-    if replacement:
-        for kind, weight in REPLACEMENT_ONLY.items():
-            weights[kind] = max(weights.get(kind, 0.0), weight)
-    if suggestion:
-        for kind, weight in ASKED.items():
-            weights[kind] = max(weights.get(kind, 0.0), weight)
-    return weights, ""
 
 
 QUERY_TOKENS = 80              # the query embedding's cost grows with its length
@@ -696,8 +585,6 @@ class Recommender:
 
     def _fits(self, row: int, snap: Snapshot, from_titles: set[str]) -> bool:
         """A part fits what the customer has when its name shares a word with it."""
-        from core.kb.keyword import tokenize
-
         if not from_titles:
             return False
         title = self.store.title_words([int(snap.ids[row])]).get(int(snap.ids[row]),

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.catalog.recommend import Mood, Recommender, policy_for
+from core.catalog.policy import Mood, policy_for
+from core.catalog.recommend import Recommender
 from core.catalog.store import CatalogStore
 from core.tickets import ticket_from_dict
 from tests.catalogfixtures import write_catalog
@@ -171,7 +172,7 @@ def test_a_missing_embedding_model_falls_back_to_keywords(tmp_path):
     ("碎了两个，麻烦补发。", True),
 ])
 def test_a_refused_replacement_or_suggestion_is_no_request(text, wanted):
-    from core.catalog.recommend import asks_replacement, asks_suggestion
+    from core.catalog.policy import asks_replacement, asks_suggestion
 
     assert (asks_replacement(text) or asks_suggestion(text)) is wanted
 
