@@ -238,6 +238,7 @@ class MainWindow(QMainWindow):
         self.analysis_worker: AnalysisWorker | None = None
         self._analysis_thread: OwnerThread | None = None
         self._analysing = False
+        self._analysis_error = ""       # why the analyser is unavailable, once it failed
         if analyzer_factory is not None:
             self.analysis_worker = AnalysisWorker(analyzer_factory)
             self._analysis_thread = OwnerThread(self.analysis_worker, name="kefu-analysis")
@@ -253,8 +254,7 @@ class MainWindow(QMainWindow):
             self.product_worker.recommended.connect(self._on_recommended)
             self.product_worker.imported.connect(self._on_catalog_imported)
             self.product_worker.embed_progress.connect(self._on_products_embedded)
-            self.product_worker.failed.connect(
-                lambda m: self.show_note(f"Product catalog: {m}", error=True))
+            self.product_worker.failed.connect(self._on_products_failed)
 
         self._autosave = QTimer(self, singleShot=True, interval=AUTOSAVE_MS)
         self._autosave.timeout.connect(self.save_drafts)
@@ -791,6 +791,7 @@ class MainWindow(QMainWindow):
 
     def _on_analysed(self, results: list) -> None:
         self._analysing = False
+        self._analysis_error = ""
         try:
             changed = self.queue.save_analysis(results)
         except (KefuError, OSError) as exc:
@@ -811,6 +812,8 @@ class MainWindow(QMainWindow):
 
     def _on_analysis_failed(self, message: str) -> None:
         self._analysing = False
+        self._analysis_error = message
+        self.suggest_products()
         self.statusBar().showMessage(f"Sentiment analysis is unavailable: {message}", 15000)
 
     def _render_thread(self) -> None:
@@ -996,14 +999,22 @@ class MainWindow(QMainWindow):
         last = next((m for m in reversed(ticket.messages) if m.sender == "customer"), None)
         analysis = last.analysis if last is not None else None
         if analysis is None and self.analysis_worker is not None and last is not None:
-            self.product_panel.show_status("Suggestions follow once this ticket is "
-                                           "analysed…")
+            # The mood decides whether suggesting is decent at all: never guess it.
+            self.product_panel.show_status(
+                f"No suggestions: the ticket's mood is unknown ({self._analysis_error})."
+                if self._analysis_error else "Suggestions follow once this ticket is "
+                                             "analysed…")
             return
         self._product_request += 1
         self.product_panel.show_status("Finding products…", keep_orders=True)
         self.product_worker.request_recommend.emit(
             self._product_request, ticket, Mood.from_analysis(analysis),
             self._settings.product_suggestions)
+
+    def _on_products_failed(self, message: str) -> None:
+        self.product_panel.show_status(f"Product catalog unavailable: {message}",
+                                       keep_orders=True)
+        self.show_note(f"Product catalog: {message}", error=True)
 
     def _on_recommended(self, request_id: int, result) -> None:
         if request_id != self._product_request or self._current is None:

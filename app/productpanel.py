@@ -107,7 +107,8 @@ class ProductPanel(QWidget):
         if result.withheld:
             self.show_status(f"No suggestions: {result.withheld}.", keep_orders=True)
         elif not result.products:
-            self.show_status("Nothing in the catalog fits this conversation.",
+            self.show_status(" ".join(result.notes) or
+                             "Nothing in the catalog fits this conversation.",
                              keep_orders=True)
         else:
             self.status_label.setText("; ".join(result.notes))

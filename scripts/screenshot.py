@@ -40,11 +40,14 @@ def main() -> int:
                                                                    seed=5)
     model = args.model or str(default_model_path(workspace, settings.model_path))
     from core.analysis.isolated import ProcessAnalyzer
+    from core.catalog.service import open_recommender
 
     window = MainWindow(workspace=workspace, settings=settings, tickets=load_demo_tickets(),
                         engine_factory=LlamaEngine, model_path=model,
-                        analyzer_factory=lambda: ProcessAnalyzer(workspace.models_dir))
-    window.resize(1400, 860)
+                        analyzer_factory=lambda: ProcessAnalyzer(workspace.models_dir),
+                        recommender_factory=lambda: open_recommender(workspace, settings,
+                                                                     isolated=True))
+    window.resize(1600, 900)
     window.show()
 
     def loaded(_info) -> None:
@@ -54,7 +57,8 @@ def main() -> int:
     def finished(_result) -> None:
         # Once the analyser has read the whole queue (moods and highlights shown).
         def grab_when_analysed() -> None:
-            if window._analysing or window.queue.unanalysed():
+            if window._analysing or window.queue.unanalysed() \
+                    or window.product_result is None:
                 QTimer.singleShot(500, grab_when_analysed)
                 return
             window.grab().save(args.out)

@@ -244,7 +244,9 @@ class Recommender:
         if not weights:
             return RecommendResult([], withheld=withheld, history=history)
         if not self.store.has_products():
-            return RecommendResult([], history=history)
+            return RecommendResult([], history=history, notes=[
+                "The product catalog is empty: import a catalog (File › Import products…, "
+                "or kefu products import FILE)."])
         snap = self.snapshot()
         available = snap.in_stock & snap.published
         # The query's embedding is computed on a helper thread (the encoder releases the
@@ -293,9 +295,9 @@ class Recommender:
         sold_out_here: set[int] = set()
         # A store that sells in two currencies (two shops, one catalog): the customer's.
         currency = next((o.currency for o in history if o.currency), "")
-        # Words of what they own or ask about: a part must fit one of those.
+        # Words and tags of what they own: a part must fit one of those.
         from_titles: set[str] = set()
-        mine = ([referenced] if referenced is not None else []) + list(owned)
+        mine = list(owned)      # a part fits what they have, not what they ask about
         for row, title in self.store.title_words([int(snap.ids[r]) for r in mine]).items():
             from_titles |= title
         for row in mine:

@@ -146,3 +146,50 @@ def test_a_broken_catalog_file_is_a_note_not_a_crash(qtbot, make_window, tmp_pat
     qtbot.waitUntil(lambda: "Product catalog:" in window.note_label.text(), timeout=10000)
     assert "binary" in window.note_label.text()
 
+
+
+def test_an_empty_catalog_says_how_to_fill_it(qtbot, tmp_path):
+    from app.mainwindow import MainWindow
+
+    window = MainWindow(
+        workspace=Workspace.at(tmp_path / "ws2").ensure(), settings=Settings(),
+        tickets=list(TICKETS), engine_factory=FakeEngine, model_path=None,
+        recommender_factory=lambda: Recommender(CatalogStore(tmp_path / "empty.sqlite")))
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        qtbot.waitUntil(lambda: window.product_result is not None, timeout=10000)
+        assert "catalog is empty" in window.product_panel.status_label.text()
+        assert window.product_panel.cards == []
+    finally:
+        window.close()
+
+
+def test_no_mood_no_suggestions(qtbot, tmp_path, catalog):
+    """When the analyser cannot run, nothing is suggested: the mood decides whether a
+    suggestion is decent, and it is never guessed."""
+    from app.mainwindow import MainWindow
+
+    class BrokenAnalyzer:
+        def __init__(self):
+            from core.errors import KefuError
+
+            raise KefuError("the embedding model is missing")
+
+    unanalysed = [Ticket(subject="Kettle?", id="t-1", lang="en",
+                         customer={"email": "ana@example.com"},
+                         messages=(Message("customer", "Do you sell an electric kettle?"),))]
+    window = MainWindow(
+        workspace=Workspace.at(tmp_path / "ws3").ensure(), settings=Settings(),
+        tickets=unanalysed, engine_factory=FakeEngine, model_path=None,
+        analyzer_factory=BrokenAnalyzer,
+        recommender_factory=lambda: Recommender(CatalogStore(catalog)))
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        qtbot.waitUntil(lambda: "mood is unknown" in
+                        window.product_panel.status_label.text(), timeout=10000)
+        assert "embedding model is missing" in window.product_panel.status_label.text()
+        assert window.product_panel.cards == [] and window.product_result is None
+    finally:
+        window.close()
