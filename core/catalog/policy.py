@@ -67,6 +67,15 @@ def asks_replacement(text: str) -> bool:
     return _asks(_ASKS_REPLACEMENT, text)
 
 
+_ASKS_OTHER = re.compile(r"\b(other|another|alternatives?|instead|similar|else)\b|别的|其他|"
+                         r"其它|另外的|换一款|替代|类似", re.IGNORECASE)
+
+
+def asks_other(text: str) -> bool:
+    """The customer asks for something else than the product in question."""
+    return bool(_ASKS_OTHER.search(text))
+
+
 def asks_suggestion(text: str) -> bool:
     """The customer asks what to buy ("any other", "推荐"), and does not refuse it."""
     return _asks(_ASKS_SUGGESTION, text)
@@ -92,9 +101,10 @@ class Mood:
 
 def policy_for(mood: Mood, text: str) -> tuple[dict[str, float], str]:
     """(weights of the kinds of suggestion that fit, why none when empty)."""
-    replacement = asks_replacement(text)
     suggestion = asks_suggestion(text)
     negative = mood.sentiment in ("negative", "very_negative")
+    # Thanks for a replacement already sent ("had a replacement shipped") asks for none.
+    replacement = asks_replacement(text) and mood.intent not in ("praise", "feedback")
     if mood.escalation:
         if replacement:
             return REPLACEMENT_ONLY, ""

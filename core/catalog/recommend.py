@@ -32,7 +32,8 @@ from typing import Callable, Iterator, Protocol, Sequence
 
 import numpy as np
 
-from core.catalog.policy import VARIANT_INTENTS, Mood, asks_replacement, policy_for
+from core.catalog.policy import (VARIANT_INTENTS, Mood, asks_other, asks_replacement,
+                                 policy_for)
 from core.catalog.prices import format_price
 from core.catalog.records import Product
 from core.catalog.store import CatalogStore, PastOrder, Snapshot
@@ -141,19 +142,32 @@ def _customer_text(ticket: Ticket) -> str:
     return "\n".join([ticket.subject, *customer[-2:]])[:4000]
 
 
+# Sizes as variants name them and as customers write them.
+_SIZES = {"xxs": "extra extra small", "xs": "extra small", "s": "small", "m": "medium",
+          "l": "large", "xl": "extra large", "xxl": "extra extra large", "大码": "large",
+          "中码": "medium", "小码": "small"}
+_SIZE = re.compile(r"(?<![A-Za-z])(XXS|XS|S|M|L|XL|XXL)(?![A-Za-z])|大码|中码|小码")
+
+
+def option_words(title: str) -> set[str]:
+    """The words of a variant's options, sizes spelled out ("L / Navy" -> large, navy)."""
+    from core.kb.keyword import tokenize
+
+    spelled = _SIZE.sub(lambda m: " " + _SIZES[m.group(0).lower()] + " ", title)
+    return set(tokenize(spelled))
+
+
 def _wanted_sold_out(product: Product, words: set[str], *, besides: str = "") -> bool:
     """The message names options of ``product`` ("King", "1.8米") and every variant with
     them is sold out, while the product has variants that differ in them.  ``besides``
     is the variant the customer already has (not the one they want)."""
-    from core.kb.keyword import tokenize
-
     if len(product.variants) < 2:
         return False
     named = []
     for variant in product.variants:
         if besides and variant.title == besides:
             continue
-        parts = set(tokenize(variant.title))
+        parts = option_words(variant.title)
         shared = parts & words
         if shared:
             named.append((len(shared), variant))
@@ -338,8 +352,10 @@ class Recommender:
         if referenced is not None and referenced in owned and snap.consumable[referenced]:
             offer(referenced, "part", 0.95, f"A refill of what they bought on "
                                             f"{owned[referenced]}")
+        # "Any other lamp that supports HomeKit?": not the one in question.
+        skip_referenced = referenced is not None and (referenced in owned or asks_other(text))
         for row, base, reason in matches:
-            if row == referenced and referenced in owned:
+            if row == referenced and skip_referenced:
                 continue
             if snap.consumable[row] and self._fits(row, snap, from_titles):
                 offer(row, "part", 0.5 + 0.5 * base, reason.replace(
@@ -526,11 +542,17 @@ class Recommender:
         others = [v for v in product.variants if v.in_stock and v.title
                   and v.title != owned_variant]
         replacement = asks_replacement(text)
-        if others and "variant" in weights and (intent in VARIANT_INTENTS or not owned
-                                                or replacement):
+        if others and "variant" in weights and (intent in VARIANT_INTENTS or replacement
+                                                or not (owned or asks_other(text))):
+            had = option_words(owned_variant) if owned_variant else set()
+
             def fit(variant) -> float:
-                parts = set(tokenize(variant.title))
-                return len(parts & words) / len(parts) if parts else 0.0
+                # Named in the message, and unlike what they have ("a Large" when they
+                # have a Medium, both words in the thread).
+                parts = option_words(variant.title)
+                if not parts:
+                    return 0.0
+                return (len(parts & words) - 0.5 * len(parts & had & words)) / len(parts)
             choice = max(others, key=fit)
             if fit(choice) > 0 or len(product.variants) > 1:
                 stock = f" ({choice.inventory} in stock)" if choice.inventory is not None \
@@ -552,7 +574,7 @@ class Recommender:
                                         or intent in VARIANT_INTENTS or replacement):
             why = "out of stock" if not product.in_stock else \
                 "sold out in that size or colour" if sold_out else (
-                    "in question" if "replacement" not in weights else "damaged")
+                    "damaged" if intent == "damaged_item" else "in question")
             self._substitutes(referenced, product, snap, offer, weights, why,
                               lift=sold_out or not product.in_stock)
 

@@ -215,3 +215,24 @@ def test_a_customer_of_one_currency_gets_products_in_it(tmp_path):
         assert "K-US" not in handles(result)
     finally:
         rec.close()
+
+
+def test_sizes_as_variants_name_them_and_as_customers_write_them():
+    from core.catalog.recommend import option_words
+
+    assert option_words("L / Forest Green Plaid") == {"large", "forest", "green", "plaid"}
+    assert option_words("XL / Navy") == {"extra", "large", "navy"}
+    assert "large" in option_words("1.8米 / 大码")
+
+
+def test_thanks_for_a_replacement_already_sent_asks_for_none():
+    weights, _ = policy_for(Mood(intent="praise", sentiment="very_positive"),
+                            "Your team had a replacement shipped the same day. Thank you!")
+    assert "replacement" not in weights and "complement" in weights
+
+
+def test_asking_for_another_one_leaves_out_the_one_in_question(recommender):
+    result = ask(recommender, "The Orb glass table lamp is too dark for me. Do you have "
+                              "another table lamp?", email="new@example.com",
+                 intent="product_question", sentiment="neutral", k=5)
+    assert "orb-lamp" not in handles(result)
