@@ -30,15 +30,18 @@ POLICY: dict[str, dict[str, float]] = {
          "refill": 0.4},
 }
 # A replacement asked for in a complaint, an escalation or an angry message.
-REPLACEMENT_ONLY = {"part": 1.0, "replacement": 1.0, "variant": 0.9, "substitute": 0.6}
+REPLACEMENT_ONLY = {"part": 1.0, "replacement": 1.0, "variant": 0.8, "substitute": 0.6}
 # Suggestions asked for in a conversation about something else (a coupon, a return).
 ASKED = {"match": 1.0, "part": 0.9, "substitute": 0.8, "variant": 0.8, "complement": 0.5,
          "refill": 0.5}
 # Variants of a product the customer owns are for exchanges and replacements only.
 VARIANT_INTENTS = frozenset({"exchange", "return_refund", "damaged_item"})
 
+# Request-shaped: "send a replacement", "replace it", "exchange it for"; not "the
+# replacement" (one already promised: "no tracking number for the replacement yet").
 _ASKS_REPLACEMENT = re.compile(
-    r"\b(replace(?:ment)?|send (?:me )?(?:a )?(?:new|another)(?: one)?|exchange|swap|"
+    r"\b((?:an?|another|new) replacement|replacements? (?:for|of)|replace (?:it|this|them|"
+    r"the|my|mine)|send (?:me )?(?:a |an )?(?:new|another)(?: one)?|exchange|swap|"
     r"reship|re-ship|spare|a new one|buy just|order just|just the)\b|补发|换货|换一个|换个|"
     r"换成|换一套|换套|换新的|重新发|再发一(?:个|套)|换新|重发|配件|单独买|单买|在哪里买|"
     r"哪里能买", re.IGNORECASE)
@@ -103,8 +106,10 @@ def policy_for(mood: Mood, text: str) -> tuple[dict[str, float], str]:
     """(weights of the kinds of suggestion that fit, why none when empty)."""
     suggestion = asks_suggestion(text)
     negative = mood.sentiment in ("negative", "very_negative")
-    # Thanks for a replacement already sent ("had a replacement shipped") asks for none.
-    replacement = asks_replacement(text) and mood.intent not in ("praise", "feedback")
+    # Thanks for a replacement already sent ("had a replacement shipped") asks for none;
+    # a lost parcel sent again ("补发", "reship") is delivery, not a product to suggest.
+    replacement = asks_replacement(text) and mood.intent not in (
+        "praise", "feedback", "shipping_delay", "order_status", "shipping_info")
     if mood.escalation:
         if replacement:
             return REPLACEMENT_ONLY, ""

@@ -391,6 +391,10 @@ def _shopify_variant(row: dict[str, str], currency: str) -> Variant:
                    policy=row.get("Variant Inventory Policy", "deny").strip() or "deny")
 
 
+# What back offices write for "this product has one variant".
+DEFAULT_VARIANT_NAMES = frozenset({"default", "default title", "默认", "默认规格", "标准", "-"})
+
+
 def _generic_products(path: Path, table: Table, found: dict[str, str], currency: str
                       ) -> Iterator[Product | Skipped]:
     def get(row: dict[str, str], field: str) -> str:
@@ -423,7 +427,10 @@ def _generic_products(path: Path, table: Table, found: dict[str, str], currency:
         if price is None:
             yield Skipped(where, f"{handle}: no price")
             continue
-        variant = Variant(sku=sku, title=get(row, "variant"), price=price, compare_at=compare,
+        option = get(row, "variant")
+        if option.lower() in DEFAULT_VARIANT_NAMES:
+            option = ""
+        variant = Variant(sku=sku, title=option, price=price, compare_at=compare,
                           currency=cur, inventory=qty)
         if draft is None:
             status = get(row, "status")

@@ -430,7 +430,9 @@ class Recommender:
                 row = snap.row_of_handle(line.handle) if line.handle else None
                 if row is None:
                     continue
-                if " - " in line.name:
+                if line.variant:                 # by SKU: the catalog's own name
+                    variants.setdefault(row, line.variant)
+                elif " - " in line.name:
                     variants.setdefault(row, line.name.rsplit(" - ", 1)[1].strip())
                 if mentioned:
                     in_order.append(row)
@@ -561,7 +563,8 @@ class Recommender:
                       f"{product.title}: {choice.title}{stock}"
                       + (f", instead of {owned_variant}" if owned_variant else ""),
                       variant=choice.title, owned_ok=True)
-        if "replacement" in weights:
+        # The same again is for a broken or wrong item, not for an exchange or a return.
+        if "replacement" in weights and intent not in ("exchange", "return_refund"):
             same = next((v for v in product.variants if v.title == owned_variant
                          and v.in_stock), None)
             if same is not None or (not owned_variant and product.in_stock):

@@ -117,6 +117,7 @@ class PastLine:
     quantity: int
     price: Decimal | None
     handle: str | None            # None: not in the catalog
+    variant: str = ""             # the catalog's name of the variant bought (by SKU)
 
 
 @dataclass(frozen=True)
@@ -617,11 +618,14 @@ class CatalogStore:
         out = []
         for number, created, currency, total, status in numbers:
             lines = tuple(
-                PastLine(name=r[0], sku=r[1], quantity=r[2], price=_undec(r[3]), handle=r[4])
+                PastLine(name=r[0], sku=r[1], quantity=r[2], price=_undec(r[3]), handle=r[4],
+                         variant=r[5] or "")
                 for r in self.db.execute(
-                    "SELECT l.name, l.sku, l.quantity, l.price, p.handle FROM order_lines l "
-                    "LEFT JOIN products p ON p.id = l.product_id WHERE l.number = ? "
-                    "ORDER BY l.position", (number,)))
+                    "SELECT l.name, l.sku, l.quantity, l.price, p.handle, "
+                    "(SELECT v.title FROM variants v WHERE v.product_id = l.product_id "
+                    " AND v.sku = l.sku AND l.sku != '' LIMIT 1) "
+                    "FROM order_lines l LEFT JOIN products p ON p.id = l.product_id "
+                    "WHERE l.number = ? ORDER BY l.position", (number,)))
             out.append(PastOrder(number=number, created=created, currency=currency,
                                  total=_undec(total), status=status, lines=lines))
         return out
