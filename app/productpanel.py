@@ -40,7 +40,8 @@ class ProductCard(QFrame):
         stock = "stock not tracked" if rec.stock is None else f"{rec.stock} in stock"
         self.price_label = QLabel(f"{price} · {stock} · "
                                   f"<i>{KIND_LABEL.get(rec.kind, rec.kind)}</i>")
-        self.reason_label = QLabel(html.escape(rec.reason), wordWrap=True)
+        self.reason_label = QLabel(rec.reason, wordWrap=True)
+        self.reason_label.setTextFormat(Qt.TextFormat.PlainText)
         self.reason_label.setStyleSheet("color:#444")
         self.insert_button = QPushButton("Insert")
         self.insert_button.setToolTip("Put this product into the reply at the cursor")

@@ -136,3 +136,35 @@ def policy_for(mood: Mood, text: str) -> tuple[dict[str, float], str]:
         for kind, weight in ASKED.items():
             weights[kind] = max(weights.get(kind, 0.0), weight)
     return weights, ""
+
+
+# "a budget of $70", "under $30", "$30 limit", "预算300以内", "¥200以内", "不超过150元".
+_BUDGET = [
+    re.compile(r"(?:budget(?: is| of)?|under|below|less than|up to|no more than|max(?:imum)?|"
+               r"at most)\s*(?:about|around|roughly)?\s*(?P<cur>[$€£¥￥])\s*(?P<n>\d[\d,]*"
+               r"(?:\.\d+)?)", re.IGNORECASE),
+    re.compile(r"(?P<cur>[$€£¥￥])\s*(?P<n>\d[\d,]*(?:\.\d+)?)\s*(?:limit|max(?:imum)?|"
+               r"budget|or less|or under)", re.IGNORECASE),
+    re.compile(r"预算\s*(?:是|在|大概|大约)?\s*(?P<cur>[¥￥])?\s*(?P<n>\d+(?:\.\d+)?)\s*"
+               r"(?:元|块)?"),
+    # "7天以内" is a time: a sum needs its sign or its unit.
+    re.compile(r"(?P<cur>[¥￥])\s*(?P<n>\d+(?:\.\d+)?)\s*(?:元|块)?\s*(?:以内|以下|之内)"),
+    re.compile(r"(?P<cur>)(?P<n>\d+(?:\.\d+)?)\s*(?:元|块)\s*(?:以内|以下|之内)"),
+    re.compile(r"不超过\s*(?:(?P<cur>[¥￥])\s*(?P<n>\d+(?:\.\d+)?)|(?P<n2>\d+(?:\.\d+)?)\s*"
+               r"(?:元|块))"),
+]
+_SYMBOL_CURRENCY = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "CNY", "￥": "CNY"}
+
+
+def budget(text: str) -> tuple[float, str] | None:
+    """The most the customer wants to spend, if they say so: (amount, currency or "")."""
+    for pattern in _BUDGET:
+        match = pattern.search(text)
+        if match:
+            number = match.group("n") or match.groupdict().get("n2") or "0"
+            amount = float(number.replace(",", ""))
+            symbol = match.group("cur") or ("¥" if re.search(r"[\u4e00-\u9fff]",
+                                                              match.group(0)) else "")
+            if amount > 0:
+                return amount, _SYMBOL_CURRENCY.get(symbol, "")
+    return None

@@ -33,7 +33,7 @@ from typing import Callable, Iterator, Protocol, Sequence
 import numpy as np
 
 from core.catalog.policy import (VARIANT_INTENTS, Mood, asks_other, asks_replacement,
-                                 policy_for)
+                                 budget, policy_for)
 from core.catalog.prices import format_price
 from core.catalog.records import Product
 from core.catalog.store import CatalogStore, PastOrder, Snapshot
@@ -309,6 +309,8 @@ class Recommender:
         sold_out_here: set[int] = set()
         # A store that sells in two currencies (two shops, one catalog): the customer's.
         currency = next((o.currency for o in history if o.currency), "")
+        # "A gift under $30", "预算300以内": nothing dearer (a replacement is another matter).
+        limit = budget(text)
         # Words and tags of what they own: a part must fit one of those.
         from_titles: set[str] = set()
         mine = list(owned)      # a part fits what they have, not what they ask about
@@ -325,6 +327,11 @@ class Recommender:
             if weight <= 0 or not available[row] or row in sold_out_here:
                 return
             if currency and snap.currency[row] and snap.currency[row] != currency:
+                return
+            if limit is not None and kind not in ("replacement", "variant") \
+                    and not np.isnan(snap.price[row]) \
+                    and (not limit[1] or snap.currency[row] in ("", limit[1])) \
+                    and snap.price[row] > limit[0] * 1.05:
                 return
             if row in owned and not owned_ok and not snap.consumable[row]:
                 return

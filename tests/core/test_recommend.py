@@ -236,3 +236,26 @@ def test_asking_for_another_one_leaves_out_the_one_in_question(recommender):
                               "another table lamp?", email="new@example.com",
                  intent="product_question", sentiment="neutral", k=5)
     assert "orb-lamp" not in handles(result)
+
+
+@pytest.mark.parametrize("text, wanted", [
+    ("I'm happy to spend up to about $70.", (70.0, "USD")),
+    ("Secret Santa at work with a $30 limit", (30.0, "USD")),
+    ("预算¥300以内，有什么推荐？", (300.0, "CNY")),
+    ("200元以内的礼物", (200.0, "CNY")),
+    ("7天以内能到吗？", None),                 # a time, not a sum
+    ("It cost $59 last time.", None),
+])
+def test_a_budget_is_read_in_both_languages(text, wanted):
+    from core.catalog.policy import budget
+
+    assert budget(text) == wanted
+
+
+def test_nothing_dearer_than_the_budget(recommender):
+    result = ask(recommender, "Any table lamp you recommend? My budget is under $100.",
+                 email="new@example.com", intent="product_question", sentiment="neutral",
+                 k=5)
+    assert result.products
+    assert all(p.price <= 100 for p in result.products)
+    assert "orb-lamp" not in handles(result)          # $119
