@@ -257,10 +257,12 @@ def main() -> int:
     parser.add_argument("--set", type=Path, default=SET, metavar="FILE.jsonl",
                         help="the labelled set (default: %(default)s)")
     args = parser.parse_args()
-    from core.kb.embedder import load_embedder
+    from core.kb.embedder import load_embedder, load_onnx_embedder
 
-    embedder = load_embedder("multilingual-e5-small", models_dir(),
-                             threads=os.cpu_count() or 1)
+    # What the product search uses (core.catalog.service): ONNX Runtime when exported.
+    embedder = load_onnx_embedder("multilingual-e5-small", models_dir(),
+                                  threads=os.cpu_count() or 1) or \
+        load_embedder("multilingual-e5-small", models_dir(), threads=os.cpu_count() or 1)
     report: dict = {}
     if args.quality or not args.scale:
         report["quality"] = quality(embedder, args.set)

@@ -10,20 +10,25 @@ from core.settings import Settings
 
 def open_recommender(workspace: Workspace, settings: Settings, *, threads: int = 1,
                      isolated: bool = False) -> Recommender:
-    """``isolated`` runs the embedding model in a child process (the app: see
-    ``core.kb.isolated``); ``products_embedder = 'none'`` searches by keyword only."""
+    """The catalog's recommender.  Its embedding model runs on ONNX Runtime in this
+    process when setup exported it (a few hundred MB, no PyTorch); otherwise through
+    sentence-transformers, in a child process when ``isolated`` (the app: see
+    ``core.kb.isolated``).  ``products_embedder = 'none'`` searches by keyword only."""
     store = CatalogStore(workspace.catalog_db)
     setting = settings.products_embedder
     if setting == "none":
         return Recommender(store)
-    if isolated:
-        from core.kb.isolated import ProcessEmbedder
 
-        def factory():
+    def factory():
+        from core.kb.embedder import load_embedder, load_onnx_embedder
+
+        light = load_onnx_embedder(setting, workspace.models_dir, threads=threads)
+        if light is not None:
+            return light
+        if isolated:
+            from core.kb.isolated import ProcessEmbedder
+
             return ProcessEmbedder(setting, workspace.models_dir, threads=threads)
-    else:
-        from core.kb.embedder import load_embedder
+        return load_embedder(setting, workspace.models_dir, threads=threads)
 
-        def factory():
-            return load_embedder(setting, workspace.models_dir, threads=threads)
     return Recommender(store, embedder_factory=factory)

@@ -271,6 +271,25 @@ def _load_known(key: str, folder: Path, threads: int,
         onnx_folder=onnx_folder(models_dir, key) if models_dir is not None else None)
 
 
+def load_onnx_embedder(setting: str, models_dir: Path, *, threads: int = 1):
+    """A known model (``setting`` is its key) on ONNX Runtime alone, when setup exported
+    it and the export is current; else None (use ``load_embedder``)."""
+    if setting not in SPECS:
+        return None
+    spec = SPECS[setting]
+    folder = spec.locate(models_dir)
+    if folder is None:
+        return None
+    from core.kb import onnxquery
+
+    encoder = onnxquery.load(onnx_folder(models_dir, setting), folder,
+                             prefix=spec.query_prefix, max_seq_length=spec.max_seq_length,
+                             threads=threads)
+    if encoder is None:
+        return None
+    return onnxquery.OnnxEmbedder(encoder, name=setting, passage_prefix=spec.passage_prefix)
+
+
 def load_embedder(setting: str, models_dir: Path, *, threads: int = 1) -> Embedder:
     """``setting`` is a known model key, ``PAIRED``, ``auto`` (the best installed: both
     models paired, else either one) or a folder path."""

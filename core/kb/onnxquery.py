@@ -68,8 +68,10 @@ class OnnxQueryEncoder:
         self._session = ort.InferenceSession(str(onnx_folder / "model.onnx"), options,
                                              providers=["CPUExecutionProvider"])
 
-    def encode(self, text: str) -> np.ndarray:
-        encoding = self._tokenizer.encode(self.prefix + text)
+    def encode(self, text: str, *, prefix: str | None = None) -> np.ndarray:
+        """One text's unit vector; ``prefix`` replaces the query prefix (e5 reads
+        passages as "passage: ...", the same network)."""
+        encoding = self._tokenizer.encode((self.prefix if prefix is None else prefix) + text)
         ids = np.asarray([encoding.ids], dtype=np.int64)
         mask = np.asarray([encoding.attention_mask], dtype=np.int64)
         hidden = self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
@@ -79,6 +81,30 @@ class OnnxQueryEncoder:
             vector = (hidden[0] * mask[0, :, None]).sum(axis=0) / max(1, int(mask.sum()))
         norm = float(np.linalg.norm(vector))
         return (vector / norm if norm else vector).astype(np.float32)
+
+
+class OnnxEmbedder:
+    """A whole ``Embedder`` (queries and passages) on ONNX Runtime alone: no PyTorch, so
+    a few hundred MB instead of two GB, and no child process needed to keep the window
+    responsive (the runtime releases the interpreter lock).  Its vectors are those of
+    the sentence-transformers model it was exported from (checked at export), under the
+    same name, so an index made by either serves both.  One text per call: for passages
+    slower than a PyTorch batch on long texts, fine for a catalog's short ones."""
+
+    def __init__(self, encoder: OnnxQueryEncoder, *, name: str, passage_prefix: str) -> None:
+        self._encoder = encoder
+        self.name = name
+        self.passage_prefix = passage_prefix
+        self.dimension = int(encoder.encode("dimension").shape[0])
+        self.query_runtime = "onnxruntime"
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._encoder.encode(text)
+
+    def embed_passages(self, texts) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.stack([self._encoder.encode(t, prefix=self.passage_prefix) for t in texts])
 
 
 def load(onnx_folder: Path, model_folder: Path, *, prefix: str, max_seq_length: int,

@@ -47,3 +47,37 @@ def test_a_stale_or_missing_export_falls_back_to_pytorch(tmp_path, e5_model):
     assert embedder.query_runtime == "pytorch"
     assert float(np.dot(embedder.embed_query("退款"),
                         embedder._encode(["query: 退款"])[0])) > 0.9999
+
+
+PASSAGES = ["Harbor Electric Kettle\nKitchen Appliances\n1.7 L stainless kettle, auto shut-off.",
+            "星环智能台灯（HomeKit版）\n台灯\n支持 Apple HomeKit，Type-C 供电。" * 4,
+            "AF-45 Replacement Basket " * 80]
+
+
+def test_the_product_embedder_runs_on_onnx_alone_with_the_models_vectors(e5_model):
+    """Products are embedded without PyTorch (hundreds of MB, not two GB), and the
+    vectors are the sentence-transformers model's, so either may fill the index."""
+    import subprocess
+    import sys
+
+    from core.kb.embedder import load_onnx_embedder
+    from tests.conftest import ROOT
+
+    light = load_onnx_embedder("multilingual-e5-small", REAL_MODELS_DIR)
+    assert light is not None and light.name == "multilingual-e5-small"
+    full = load_embedder("multilingual-e5-small", REAL_MODELS_DIR)
+    mine, theirs = light.embed_passages(PASSAGES), full.embed_passages(PASSAGES)
+    assert (np.sum(mine * theirs, axis=1) > 0.9999).all()
+    assert float(np.dot(light.embed_query("电热水壶"), full.embed_query("电热水壶"))) > 0.9999
+    # In a fresh process, recommending products imports no torch at all.
+    probe = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from core.kb.embedder import load_onnx_embedder\n"
+        f"e = load_onnx_embedder('multilingual-e5-small', Path({str(REAL_MODELS_DIR)!r}))\n"
+        "e.embed_passages(['kettle']); e.embed_query('kettle')\n"
+        "print('torch' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
