@@ -249,7 +249,8 @@ class MainWindow(QMainWindow):
         self.product_worker: ProductWorker | None = None
         self._product_thread: OwnerThread | None = None
         if recommender_factory is not None:
-            self.product_worker = ProductWorker(recommender_factory)
+            self.product_worker = ProductWorker(recommender_factory,
+                                                currency=settings.catalog_currency)
             self._product_thread = OwnerThread(self.product_worker, name="kefu-products")
             self.product_worker.recommended.connect(self._on_recommended)
             self.product_worker.imported.connect(self._on_catalog_imported)

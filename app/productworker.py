@@ -35,8 +35,10 @@ class ProductWorker(QObject):
     embed_progress = Signal(int, int)        # done, total
     failed = Signal(str)
 
-    def __init__(self, recommender_factory: Callable[[], Recommender]) -> None:
+    def __init__(self, recommender_factory: Callable[[], Recommender], *,
+                 currency: str = "") -> None:
         super().__init__()
+        self.currency = currency.upper()    # of prices written without one
         self._factory = recommender_factory
         self._recommender: Recommender | None = None
         self.stop_flag = StopFlag()
@@ -72,9 +74,9 @@ class ProductWorker(QObject):
         try:
             store = self.recommender.store
             if kind == "products":
-                summary = store.import_products(Path(path))
+                summary = store.import_products(Path(path), currency=self.currency)
             else:
-                summary = store.import_orders(Path(path))
+                summary = store.import_orders(Path(path), currency=self.currency)
         except Exception as exc:  # noqa: BLE001
             self._report(exc)
             return

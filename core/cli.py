@@ -513,7 +513,8 @@ def _import_args(p: argparse.ArgumentParser) -> None:
                    help="which column holds a field, for a generic file whose column names "
                         "are not recognised (repeatable), e.g. --map title=\"Item name\"")
     p.add_argument("--currency", default="", metavar="CODE",
-                   help="currency of prices written without one (USD, CNY, EUR...)")
+                   help="currency of prices written without one (USD, CNY, EUR...); "
+                        "default: the catalog_currency setting")
     p.add_argument("--json", action="store_true", help="print one JSON summary")
 
 
@@ -551,7 +552,7 @@ def cmd_products_import(ctx: Context) -> int:
     try:
         summary = recommender.store.import_products(
             Path(args.file).expanduser(), mapping=_mapping(args.map),
-            currency=args.currency.upper())
+            currency=(args.currency or ctx.settings.catalog_currency).upper())
         if not args.no_embed and recommender.embedder is not None:
             stop = StopFlag()
             previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -580,7 +581,8 @@ def cmd_orders_import(ctx: Context) -> int:
     try:
         summary = store.import_orders(Path(args.file).expanduser(),
                                       mapping=_mapping(args.map),
-                                      currency=args.currency.upper())
+                                      currency=(args.currency or
+                                                ctx.settings.catalog_currency).upper())
     finally:
         store.close()
     _print_import(summary, args.json, "orders")

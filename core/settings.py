@@ -101,6 +101,9 @@ class Settings:
     product_suggestions: int = setting(
         3, "Products suggested beside each ticket; 0 turns suggestions off.",
         minimum=0, maximum=10)
+    catalog_currency: str = setting(
+        "", "Currency of catalog and order prices written without one (USD, CNY, EUR...), "
+        "as in Shopify's exports; empty shows such prices without a sign.")
     draft_mentions_product: bool = setting(
         False, "Let the draft mention the top suggested product when the conversation fits "
         "(never for complaints, escalations or refunds).")

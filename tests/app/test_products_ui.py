@@ -193,3 +193,16 @@ def test_no_mood_no_suggestions(qtbot, tmp_path, catalog):
         assert window.product_panel.cards == [] and window.product_result is None
     finally:
         window.close()
+
+
+def test_prices_without_a_currency_take_the_setting(qtbot, make_window, tmp_path, catalog):
+    window, _ = make_window(Settings(catalog_currency="eur"))
+    path = tmp_path / "plain.csv"
+    path.write_text("sku,title,price\nVASE-1,Stoneware Vase,18.00\n", encoding="utf-8")
+    with qtbot.waitSignal(window.catalog_imported, timeout=10000):
+        window.import_catalog("products", path)
+    store = CatalogStore(catalog)
+    try:
+        assert store.product("VASE-1").variants[0].currency == "EUR"
+    finally:
+        store.close()
