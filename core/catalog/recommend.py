@@ -276,17 +276,17 @@ class Recommender:
 
         # Words of the other language too (the glossary), so a Chinese question finds an
         # English product by name and the reverse.
-        from core.kb.glossary import default_glossary
+        from core.kb.glossary import product_glossary
 
-        query_words = tokenize(text) + tokenize(default_glossary().translate_terms(text))
+        query_words = tokenize(text) + tokenize(product_glossary().translate_terms(text))
         searched: dict[tuple[str, ...], list[tuple[int, float]]] = {}
 
         def keyword_search(words: list[str]) -> list[tuple[int, float]]:
             key = tuple(words)
             if key not in searched:
                 index = self._keywords[1]
-                searched[key] = [(int(snap.ids[row]), score) for row, score
-                                 in index.search(list(words), limit=MATCH_POOL)]
+                searched[key] = [(int(snap.ids[index.ids[i]]), score) for i, score
+                                 in index.search_words(words, MATCH_POOL)]
             return searched[key]
 
         owned = self._owned(history, snap)

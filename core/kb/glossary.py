@@ -74,5 +74,11 @@ class Glossary:
 
 
 @lru_cache(maxsize=1)
+def product_glossary() -> Glossary:
+    """The shipped glossary plus the names of home goods (product search)."""
+    return Glossary.load(resources_dir() / "glossary" / "home-goods-zh-en.tsv")
+
+
+@lru_cache(maxsize=1)
 def default_glossary() -> Glossary:
     return Glossary.load()

@@ -238,30 +238,47 @@ def test_a_corrupt_store_file_is_refused(tmp_path):
 
 def test_the_keyword_index_ranks_like_bm25_and_is_rebuilt_when_products_change(store,
                                                                                    tmp_path):
-    from core.catalog.keywords import KeywordIndex, keyword_index
-    from core.kb.keyword import tokenize
+    from core.catalog.keywords import keyword_index
+    from core.kb.keyword import BM25, tokenize
 
     products, _ = write_catalog(tmp_path / "in")
     store.import_products(products, currency="USD")
     snap = store.snapshot(None)
     index = keyword_index(store, snap)
-    hits = index.search(tokenize("electric kettle"), limit=3)
-    handles = [snap.handles[row] for row, _ in hits]
-    assert handles[0] == "harbor-kettle" and "glass-kettle" in handles
+
+    def search(idx, words):
+        return [(snap.handles[idx.ids[i]], round(s, 4)) for i, s in idx.search_words(words, 3)]
+
+    hits = search(index, tokenize("electric kettle"))
+    assert hits[0][0] == "harbor-kettle" and "glass-kettle" in [h for h, _ in hits]
     assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
-    assert index.search(["nothing-like-this"]) == []
+    assert index.search_words(["nothing-like-this"], 3) == []
     saved = store.path.with_name("catalog.keywords.npz")
     assert saved.is_file()
-    again = KeywordIndex.load(saved, {"products_version": store.products_version,
-                                      "rows": len(snap.ids), "first": int(snap.ids[0]),
-                                      "last": int(snap.ids[-1])})
-    assert again is not None and again.search(tokenize("electric kettle"), limit=3) == hits
+    key = {"products_version": store.products_version, "rows": len(snap.ids),
+           "first": int(snap.ids[0]), "last": int(snap.ids[-1])}
+    again = BM25.load(saved, key)
+    assert again is not None and search(again, tokenize("electric kettle")) == hits
+    assert BM25.load(saved, {**key, "products_version": -1}) is None     # stale
     # A new product: the saved index is stale and the next one knows the new word.
     extra = tmp_path / "extra.csv"
     extra.write_text("sku,title,price\nMUG-1,Stoneware Mug,$18\n", encoding="utf-8")
     store.import_products(extra, currency="USD")
     snap = store.snapshot(None)
     fresh = keyword_index(store, snap)
-    assert [snap.handles[r] for r, _ in fresh.search(["stoneware"])] == ["MUG-1"]
+    assert [h for h, _ in search(fresh, ["stoneware"])] == ["MUG-1"]
     saved.write_bytes(b"damaged")
-    assert keyword_index(store, snap).search(["stoneware"])       # rebuilt, not an error
+    assert search(keyword_index(store, snap), ["stoneware"])        # rebuilt, no error
+
+
+def test_bm25_on_segmented_words_scores_as_on_raw_text():
+    from core.kb.keyword import BM25, tokenize
+
+    docs = [("a", "Electric kettle with auto shut-off"), ("b", "电热水壶 自动断电"),
+            ("c", "Glass kettle, blue light"), ("d", "Linen duvet cover")]
+    raw = BM25(docs)
+    segmented = BM25(((i, " ".join(tokenize(t))) for i, t in docs), split=str.split)
+    for query in ("electric kettle", "电热水壶", "kettle light"):
+        assert raw.search(query, 4) == segmented.search(query, 4)
+    assert raw.search("kettle", 4)[0][0] in ("a", "c")
+    assert raw.max_score("kettle") > 0 and raw.max_score("absent") == 0
