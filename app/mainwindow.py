@@ -997,7 +997,7 @@ class MainWindow(QMainWindow):
         if self._settings.product_suggestions == 0:
             self.product_panel.show_status("Product suggestions are off (Settings).")
             return
-        last = next((m for m in reversed(ticket.messages) if m.sender == "customer"), None)
+        last = ticket.last_customer_message
         analysis = last.analysis if last is not None else None
         if analysis is None and self.analysis_worker is not None and last is not None:
             # The mood decides whether suggesting is decent at all: never guess it.
@@ -1047,11 +1047,9 @@ class MainWindow(QMainWindow):
     def draft_product(self) -> str:
         """The product line the draft may mention: only with the setting on, and only when
         the recommender found something for this conversation (never when it withheld)."""
-        if not self._settings.draft_mentions_product or self._recommendation is None \
-                or self._current is None:
-            return ""
-        ticket_id, result = self._recommendation
-        if ticket_id != self._current.id or result.withheld or not result.products:
+        result = self.product_result
+        if not self._settings.draft_mentions_product or result is None or result.withheld \
+                or not result.products:
             return ""
         return result.products[0].prompt_line(self._current.language)
 
@@ -1091,7 +1089,7 @@ class MainWindow(QMainWindow):
 
     def _note_escalation(self, ticket: Ticket) -> None:
         """An escalated ticket says so above the composer, with the reasons."""
-        last = next((m for m in reversed(ticket.messages) if m.sender == "customer"), None)
+        last = ticket.last_customer_message
         analysis = last.analysis if last is not None else None
         if analysis and analysis.get("escalation"):
             reasons = "; ".join(REASON_TEXT.get(r, r) for r in analysis.get("reasons", ()))

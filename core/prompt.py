@@ -137,7 +137,7 @@ _PRODUCT = ("You may mention the catalog product above in one short, helpful sen
 def tone_instruction(ticket: Ticket) -> str:
     """How the reply should sound, from the analyser's reading of the newest customer
     message (core/analysis), when there is one."""
-    last = next((m for m in reversed(ticket.messages) if m.sender == "customer"), None)
+    last = ticket.last_customer_message
     analysis = last.analysis if last is not None else None
     if not analysis:
         return ""

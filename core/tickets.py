@@ -59,11 +59,13 @@ class Ticket:
         return detect_language(customer_text or self.subject)
 
     @property
+    def last_customer_message(self) -> Message | None:
+        return next((m for m in reversed(self.messages) if m.sender == "customer"), None)
+
+    @property
     def last_customer_text(self) -> str:
-        for message in reversed(self.messages):
-            if message.sender == "customer":
-                return message.text
-        return ""
+        last = self.last_customer_message
+        return last.text if last is not None else ""
 
 
 def ticket_from_dict(doc: Any, *, where: str = "ticket") -> Ticket:
