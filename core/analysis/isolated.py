@@ -73,6 +73,9 @@ class ProcessAnalyzer:
         except (EOFError, OSError):
             reply = None
         if reply is None:
+            # A child that died closes the pipe at once, before it is reaped: wait a moment
+            # for its exit code, or a crash reads as a timeout (seen on a loaded machine).
+            self._proc.join(timeout=2)
             code = self._proc.exitcode
             self.close()
             raise AnalysisError(f"The analyser process stopped unexpectedly (exit code "
