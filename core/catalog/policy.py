@@ -29,6 +29,10 @@ POLICY: dict[str, dict[str, float]] = {
     "": {"match": 1.0, "part": 0.8, "variant": 0.8, "substitute": 0.6, "complement": 0.4,
          "refill": 0.4},
 }
+# Intents with no table of their own: "feedback" is read as praise when happy and as a
+# quiet one when not; "other" gets the default.  Every intent the analyser knows is in
+# QUIET_INTENTS, POLICY or here (a test checks it against the shipped heads).
+OTHER_INTENTS = frozenset({"feedback", "other"})
 # A replacement asked for in a complaint, an escalation or an angry message.
 REPLACEMENT_ONLY = {"part": 1.0, "replacement": 1.0, "variant": 0.8, "substitute": 0.6}
 # Suggestions asked for in a conversation about something else (a coupon, a return).

@@ -259,3 +259,11 @@ def test_nothing_dearer_than_the_budget(recommender):
     assert result.products
     assert all(p.price <= 100 for p in result.products)
     assert "orb-lamp" not in handles(result)          # $119
+
+
+def test_every_intent_the_analyser_knows_has_a_policy():
+    from core.analysis.heads import load_heads
+    from core.catalog.policy import OTHER_INTENTS, POLICY, QUIET_INTENTS
+
+    known = set(load_heads().intent.classes)
+    assert known - QUIET_INTENTS - set(POLICY) - OTHER_INTENTS == set()
