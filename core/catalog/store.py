@@ -21,7 +21,6 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -33,6 +32,7 @@ from core.catalog.readers import phone_key, read_orders, read_products
 from core.catalog.records import (ImportSummary, Order, OrderLine, Product, Skipped,
                                   Variant)
 from core.errors import CatalogError
+from core.sqlitetx import transaction
 
 SCHEMA_VERSION = 1
 
@@ -235,16 +235,8 @@ class CatalogStore:
                 self.db.execute("INSERT INTO meta VALUES ('products_version', '0')")
                 self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-            self.db.execute("COMMIT")
-        except BaseException:
-            if self.db.in_transaction:
-                self.db.execute("ROLLBACK")
-            raise
+    def transaction(self):
+        return transaction(self.db)
 
     def close(self) -> None:
         self.db.close()

@@ -18,8 +18,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,6 +28,7 @@ from core.errors import TicketError
 from core.inbox.editdistance import levenshtein
 from core.lang import detect_language
 from core.mail.parse import normalize_subject
+from core.sqlitetx import transaction
 
 if TYPE_CHECKING:
     from core.tickets import Ticket
@@ -345,17 +345,8 @@ class TicketStore:
     def schema_version(self) -> int:
         return self.db.execute("PRAGMA user_version").fetchone()[0]
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-            self.db.execute("COMMIT")
-        except BaseException:
-            # SQLite has already rolled back after some errors (SQLITE_FULL, for one).
-            if self.db.in_transaction:
-                self.db.execute("ROLLBACK")
-            raise
+    def transaction(self):
+        return transaction(self.db)
 
     def close(self) -> None:
         self.db.close()

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from core.kb.chunking import Chunk
+from core.sqlitetx import transaction
 
 SCHEMA_VERSION = 1
 
@@ -61,7 +62,7 @@ class Manifest:
         self.db.close()
 
     def transaction(self):
-        return _Transaction(self.db)
+        return transaction(self.db)
 
     # meta
     def get_meta(self, key: str) -> str | None:
@@ -153,16 +154,3 @@ class Manifest:
 
     def count_chunks(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-
-
-class _Transaction:
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
-
-    def __enter__(self):
-        self.db.execute("BEGIN IMMEDIATE")
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
-        return False
