@@ -1076,8 +1076,7 @@ class MainWindow(QMainWindow):
                    if summary.skipped else "") + ".")
         for warning in summary.warnings:
             text += f" Note: {warning}."
-        self.show_note(text, error=bool(summary.skipped) and not (
-            summary.imported or summary.updated or summary.unchanged))
+        self.show_note(text, error=bool(summary.skipped) and not summary.kept)
         self.catalog_imported.emit(kind, summary)
         if kind == "orders":
             self.suggest_products()

@@ -528,10 +528,18 @@ def _mapping(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def _print_import(summary, as_json: bool, what: str) -> None:
+def _import_options(ctx: Context) -> dict:
+    """``mapping`` and ``currency`` for an import, from --map, --currency and settings."""
+    return {"mapping": _mapping(ctx.args.map),
+            "currency": (ctx.args.currency or ctx.settings.catalog_currency).upper()}
+
+
+def _print_import(summary, as_json: bool, what: str) -> int:
+    """Print the summary; the exit status: 1 when nothing in the file could be used."""
+    status = 0 if summary.kept or not summary.skipped else 1
     if as_json:
         print(json.dumps(summary.to_json(), ensure_ascii=False))
-        return
+        return status
     print(f"{summary.file} ({summary.format}, {summary.encoding}): imported "
           f"{summary.imported} {what}, updated {summary.updated}, unchanged "
           f"{summary.unchanged}, skipped {len(summary.skipped)} rows.")
@@ -541,6 +549,7 @@ def _print_import(summary, as_json: bool, what: str) -> None:
         print(f"  ... and {len(summary.skipped) - 50} more (--json lists them all)")
     for warning in summary.warnings:
         print(f"  note: {warning}")
+    return status
 
 
 def cmd_products_import(ctx: Context) -> int:
@@ -550,9 +559,8 @@ def cmd_products_import(ctx: Context) -> int:
     args = ctx.args
     recommender = open_recommender(ctx.workspace, ctx.settings, threads=physical_cores())
     try:
-        summary = recommender.store.import_products(
-            Path(args.file).expanduser(), mapping=_mapping(args.map),
-            currency=(args.currency or ctx.settings.catalog_currency).upper())
+        summary = recommender.store.import_products(Path(args.file).expanduser(),
+                                                    **_import_options(ctx))
         if not args.no_embed and recommender.embedder is not None:
             stop = StopFlag()
             previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -568,9 +576,7 @@ def cmd_products_import(ctx: Context) -> int:
                                     f"{recommender.embedder_error}")
     finally:
         recommender.close()
-    _print_import(summary, args.json, "products")
-    return 0 if summary.imported + summary.updated + summary.unchanged or \
-        not summary.skipped else 1
+    return _print_import(summary, args.json, "products")
 
 
 def cmd_orders_import(ctx: Context) -> int:
@@ -579,15 +585,10 @@ def cmd_orders_import(ctx: Context) -> int:
     args = ctx.args
     store = CatalogStore(ctx.workspace.catalog_db)
     try:
-        summary = store.import_orders(Path(args.file).expanduser(),
-                                      mapping=_mapping(args.map),
-                                      currency=(args.currency or
-                                                ctx.settings.catalog_currency).upper())
+        summary = store.import_orders(Path(args.file).expanduser(), **_import_options(ctx))
     finally:
         store.close()
-    _print_import(summary, args.json, "orders")
-    return 0 if summary.imported + summary.updated + summary.unchanged or \
-        not summary.skipped else 1
+    return _print_import(summary, args.json, "orders")
 
 
 def cmd_products_list(ctx: Context) -> int:

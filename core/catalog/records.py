@@ -105,6 +105,11 @@ class ImportSummary:
     format: str = ""
     seconds: float = 0.0
 
+    @property
+    def kept(self) -> int:
+        """Rows of the file now in the store: new, updated or already there."""
+        return self.imported + self.updated + self.unchanged
+
     def to_json(self) -> dict:
         return {"file": self.file, "format": self.format, "encoding": self.encoding,
                 "imported": self.imported, "updated": self.updated,
