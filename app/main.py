@@ -12,7 +12,8 @@ from core.cli import Context
 from core.engine import LlamaEngine
 from core.errors import KefuError
 from core.logsetup import setup_logging
-from core.models import default_model_path
+from core.models import default_model_path, discover
+from core.paths import resources_dir
 from core.tickets import load_demo_tickets
 
 log = logging.getLogger("kefu.app")
@@ -84,17 +85,22 @@ def run_app(ctx: Context) -> int:
     qapp = QApplication.instance() or QApplication(sys.argv[:1])
     qapp.setApplicationName("Kefu Assist")
     qapp.setOrganizationName("KefuAssist")
+    from PySide6.QtGui import QIcon
+
+    qapp.setWindowIcon(QIcon(str(resources_dir() / "icons" / "kefu.png")))
     crash = CrashHandler().install()
     ensure_cjk_font(qapp)
 
     problems = []
     queue = _open_queue(ctx, problems)
     model_path = None
+    first_run = False
     try:
         model_path = str(ctx.args.model or default_model_path(ctx.workspace,
                                                               ctx.settings.model_path))
     except KefuError as exc:
         problems.append(str(exc))
+        first_run = not any(entry.usable for entry in discover(ctx.workspace))
 
     from core.analysis.isolated import ProcessAnalyzer
     from core.catalog.service import open_recommender
@@ -111,6 +117,8 @@ def run_app(ctx: Context) -> int:
     problems += _start_mail(window, ctx)
     for problem in problems:
         window.show_note(problem, error=True)
+    if first_run and not getattr(ctx.args, "self_test", False):
+        window.offer_first_run()
     qapp.processEvents()  # paint the window before the model thread starts importing
     if getattr(ctx.args, "self_test", False):
         from app.selftest import SelfTest

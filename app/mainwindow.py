@@ -660,6 +660,16 @@ class MainWindow(QMainWindow):
         if path:
             self.import_model_file(path)
 
+    def offer_first_run(self) -> "FirstRunDialog":
+        """No model is installed: ask for a GGUF file (the lean installer's first run)."""
+        from app.firstrun import FirstRunDialog
+
+        dialog = FirstRunDialog(models_dir=self._workspace.models_dir, parent=self)
+        dialog.model_chosen.connect(self.import_model_file)
+        dialog.open()
+        self.first_run_dialog = dialog
+        return dialog
+
     def import_model_file(self, path: str) -> None:
         """Copy and verify ``path`` in the background, then switch to it."""
         self.statusBar().showMessage(f"Importing {Path(path).name}…")

@@ -157,7 +157,10 @@ class LlamaEngine:
             raise ModelError(str(exc)) from None
         self.unload()
 
-        build = llama_build()
+        try:
+            build = llama_build()
+        except RuntimeError as exc:  # a distribution build missing its backend modules
+            raise ModelError(str(exc)) from None
         plan = plan_offload(settings.n_gpu_layers, build)
         n_threads = settings.n_threads or physical_cores()
         trained = gguf.context_length or settings.n_ctx

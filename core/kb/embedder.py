@@ -20,6 +20,7 @@ from typing import Callable, Protocol, Sequence
 import numpy as np
 
 from core.errors import EmbedderError
+from core.paths import bundled_models_dir
 
 log = logging.getLogger("kefu.kb.embedder")
 
@@ -53,8 +54,12 @@ def _minilm(_models_dir: Path) -> Path | None:
 
 
 def _e5_small(models_dir: Path) -> Path | None:
-    path = models_dir / "multilingual-e5-small"
-    return path if (path / "modules.json").is_file() else None
+    """The workspace's copy (made by setup), else the one an installer ships."""
+    for folder in (models_dir, bundled_models_dir()):
+        path = folder / "multilingual-e5-small"
+        if (path / "modules.json").is_file():
+            return path
+    return None
 
 
 SPECS: dict[str, EmbedderSpec] = {
@@ -258,8 +263,13 @@ def available(models_dir: Path) -> dict[str, Path]:
 
 
 def onnx_folder(models_dir: Path, key: str) -> Path:
-    """Where setup keeps the ONNX export of a known model's query path."""
-    return models_dir / "onnx" / key
+    """Where setup keeps the ONNX export of a known model's query path: the workspace's,
+    else the one an installer ships beside a bundled model."""
+    own = models_dir / "onnx" / key
+    if own.is_dir():
+        return own
+    shipped = bundled_models_dir() / "onnx" / key
+    return shipped if shipped.is_dir() else own
 
 
 def _load_known(key: str, folder: Path, threads: int,

@@ -57,3 +57,35 @@ def test_settings_dialog_validates_and_saves(make_window, qtbot, tmp_path):
     assert loaded.args[0].n_ctx == 2048
     saved = json.loads((tmp_path / "ws" / "config" / "settings.json").read_text("utf-8"))
     assert saved["values"]["store_name"] == "小店"
+
+
+def test_first_run_asks_for_a_model_then_drafts_with_it(make_window, qtbot, tmp_path,
+                                                        monkeypatch):
+    from app.firstrun import FirstRunDialog
+
+    window, _ = make_window(FakeEngine(), model_path=None)
+    assert not window.draft_button.isEnabled()
+    source = tmp_path / "picked.gguf"
+    source.write_bytes(build_gguf(model_kvs(), TENSORS))
+    monkeypatch.setattr(FirstRunDialog, "ask_for_file", lambda self: str(source))
+    dialog = window.offer_first_run()
+    assert dialog.isVisible()
+    assert str(tmp_path / "ws" / "data" / "models") in dialog.findChild(
+        type(dialog.layout().itemAt(0).widget())).text()
+    with qtbot.waitSignal(window.model_loaded, timeout=10000) as loaded:
+        dialog.choose_button.click()
+    assert not dialog.isVisible()
+    assert loaded.args[0].model_path == str(tmp_path / "ws" / "data" / "models" / "picked.gguf")
+    assert window.draft_button.isEnabled()
+
+
+def test_first_run_later_leaves_the_window_usable(make_window, qtbot, monkeypatch):
+    from app.firstrun import FirstRunDialog
+
+    window, _ = make_window(FakeEngine(), model_path=None)
+    monkeypatch.setattr(FirstRunDialog, "ask_for_file",
+                        lambda self: (_ for _ in ()).throw(AssertionError("not asked")))
+    dialog = window.offer_first_run()
+    dialog.later_button.click()
+    assert not dialog.isVisible() and window.isVisible()
+    assert not window.draft_button.isEnabled()

@@ -8,20 +8,33 @@ import os
 import pytest
 
 from tests.e2e.conftest import run_kefu
+from tests.e2e.test_kb_cli import workspace
 
 pytestmark = pytest.mark.model
 
 
-def test_self_test_shows_the_window_before_ml_imports_and_drafts(tmp_path, small_model):
-    result = run_kefu("app", "--self-test", "--model", str(small_model),
-                      workspace=tmp_path / "ws")
+def test_self_test_shows_the_window_before_ml_imports_and_drafts(tmp_path, small_model,
+                                                                 e5_model):
+    ws = workspace(tmp_path, e5_model)
+    result = run_kefu("app", "--self-test", "--model", str(small_model), workspace=ws)
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["ok"] is True
     assert report["window_shown"] is True
     assert report["heavy_modules_before_window"] == []
     assert report["draft"].strip() and report["device"].startswith("CPU")
-    assert (tmp_path / "ws" / "logs" / "kefu.log").is_file()
+    assert report["analysed_tickets"] > 0      # the analyser's child process answered
+    assert "analysis_error" not in report
+    assert (ws / "logs" / "kefu.log").is_file()
+
+
+def test_self_test_fails_when_the_analyser_cannot_start(tmp_path, small_model):
+    result = run_kefu("app", "--self-test", "--model", str(small_model),
+                      workspace=tmp_path / "bare")     # no embedding model
+    assert result.returncode == 1
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["ok"] is False and report["draft"].strip()
+    assert "embedding model" in report["analysis_error"]
 
 
 def test_no_display_is_a_clear_error(tmp_path, monkeypatch):
