@@ -34,7 +34,7 @@ pick_python() {
 APT_PACKAGES=(libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3
               libglib2.0-0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0
               libxcb-xinerama0 libxcb-xkb1 libxcb-cursor0 libxcb-shape0 xvfb)
-TEST_APT_PACKAGES=(dovecot-imapd)
+TEST_APT_PACKAGES=(dovecot-imapd nsis)
 apt_deps() {
     [[ "${KEFU_SKIP_APT:-0}" == 1 ]] && return
     command -v dpkg-query >/dev/null 2>&1 || return 0
