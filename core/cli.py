@@ -207,9 +207,12 @@ def cmd_doctor(ctx: Context) -> int:
         report["llama_cpp"] = {"version": build.version, "backend": build.backend,
                                "gpu_offload": build.gpu_offload,
                                "cpu_features": build.simd_features,
+                               "backends_from": build.backends_from,
                                "device_plan": plan.reason}
     except ImportError as exc:
         report["llama_cpp"] = {"error": f"llama-cpp-python is not installed: {exc}"}
+    except RuntimeError as exc:   # a distribution build without its backend modules
+        report["llama_cpp"] = {"error": str(exc)}
     models = discover(ctx.workspace)
     report["models"] = [m.to_json() for m in models]
     try:

@@ -52,6 +52,7 @@ def test_doctor_reports_build_and_device(tmp_path):
     assert report["cpu"]["physical_cores"] >= 1
     assert "gpu_offload" in report["llama_cpp"]
     assert report["llama_cpp"]["device_plan"]
+    assert report["llama_cpp"]["backends_from"] == "built in"   # the development build
     human = run_kefu("doctor", workspace=tmp_path / "ws")
     assert "llama.cpp:" in human.stdout and "Device:" in human.stdout
 
