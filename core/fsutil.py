@@ -1,4 +1,5 @@
-"""Small file helpers shared by the stores: atomic writes that never leave half a file."""
+"""Small file helpers shared by the stores: atomic writes that never leave half a file,
+and reads that never take more than a set size."""
 
 from __future__ import annotations
 
@@ -68,3 +69,29 @@ def jsonl_objects(text: str, *, name: str, error: type[KefuError] = KefuError,
         if on_error is None:
             raise error(f"{name} line {number} {reason}.")
         on_error(number, reason)
+
+
+class FileTooLarge(Exception):
+    """A file over the size its reader accepts; each caller words its own error."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"{size} bytes, over the {limit}-byte limit")
+        self.size = size
+        self.limit = limit
+
+
+def read_bounded(path: Path, limit: int) -> bytes:
+    """The bytes of ``path``, or ``FileTooLarge`` when it holds more than ``limit``.
+
+    The size is checked before reading and again while reading, so a file that grows in
+    between, or a device whose size says 0 (``/dev/zero`` named ``.txt``), cannot make a
+    reader take more memory than the limit.  ``OSError`` passes through.
+    """
+    size = path.stat().st_size
+    if size > limit:
+        raise FileTooLarge(size, limit)
+    with open(path, "rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise FileTooLarge(len(data), limit)
+    return data

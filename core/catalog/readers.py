@@ -24,6 +24,7 @@ from typing import Iterable, Iterator
 from core.catalog.prices import parse_price
 from core.catalog.records import Order, OrderLine, Product, Skipped, Variant
 from core.errors import CatalogError, KbError
+from core.fsutil import FileTooLarge, read_bounded
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
 csv.field_size_limit(16 * 1024 * 1024)
@@ -41,11 +42,10 @@ class Table:
 def read_table(path: Path) -> Table:
     """A CSV (any delimiter, any of the encodings Excel saves), JSON list or JSONL file."""
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise CatalogError(f"{path.name}: {size:,} bytes is over the "
-                               f"{MAX_FILE_BYTES:,}-byte limit; split the file.")
-        data = path.read_bytes()
+        data = read_bounded(path, MAX_FILE_BYTES)
+    except FileTooLarge as exc:
+        raise CatalogError(f"{path.name}: {exc.size:,} bytes is over the "
+                           f"{MAX_FILE_BYTES:,}-byte limit; split the file.") from None
     except OSError as exc:
         raise CatalogError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
     if not data.strip():

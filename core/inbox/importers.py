@@ -37,7 +37,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from core.errors import KbError, TicketError
-from core.fsutil import jsonl_objects
+from core.fsutil import FileTooLarge, jsonl_objects, read_bounded
 from core.inbox.store import ImportResult, Incoming, TicketStore
 from core.mail.mbox import iter_mbox
 from core.mail.parse import MailMessage, parse_message
@@ -93,11 +93,10 @@ def _mbox(path: Path) -> Iterator[Incoming | Exception]:
 
 def _read_export(path: Path) -> str:
     try:
-        size = path.stat().st_size
-        if size > MAX_EXPORT_BYTES:
-            raise ImportProblem(str(path), f"{size} bytes is over the {MAX_EXPORT_BYTES} byte "
-                                           f"limit for a JSON or CSV export; split it")
-        data = path.read_bytes()
+        data = read_bounded(path, MAX_EXPORT_BYTES)
+    except FileTooLarge as exc:
+        raise ImportProblem(str(path), f"{exc.size} bytes is over the {MAX_EXPORT_BYTES} byte "
+                                       f"limit for a JSON or CSV export; split it") from None
     except OSError as exc:
         raise ImportProblem(str(path), f"cannot be read ({exc.strerror or exc})") from None
     from core.kb.textenc import decode_text

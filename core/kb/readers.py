@@ -15,7 +15,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from core.errors import KbError
-from core.fsutil import jsonl_objects
+from core.fsutil import FileTooLarge, jsonl_objects, read_bounded
 from core.kb.textenc import decode_text
 
 TEXT_SUFFIXES = {".md", ".markdown", ".txt", ".text"}
@@ -297,11 +297,10 @@ def read_document(path: Path) -> Document:
         raise KbError(f"{path.name}: {suffix or 'no extension'} files are not supported "
                       f"({', '.join(sorted(SUPPORTED))}).")
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise KbError(f"{path.name} is {size / 1e6:.0f} MB, over the "
-                          f"{MAX_FILE_BYTES / 1e6:.0f} MB limit for one document.")
-        data = path.read_bytes()
+        data = read_bounded(path, MAX_FILE_BYTES)
+    except FileTooLarge as exc:
+        raise KbError(f"{path.name} is {exc.size / 1e6:.0f} MB, over the "
+                      f"{MAX_FILE_BYTES / 1e6:.0f} MB limit for one document.") from None
     except OSError as exc:
         raise KbError(f"{path.name} cannot be read ({exc.strerror}).") from None
     if not data.strip():
