@@ -21,6 +21,9 @@ def _add_app_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--self-test", action="store_true",
                    help="open the window, load the model, draft a short reply to a demo ticket, "
                         "close, and print a JSON report (exit 0 when all worked)")
+    p.add_argument("--report", metavar="FILE.json",
+                   help="with --self-test: also write the report to FILE (a windowed build on "
+                        "Windows has no console to print to)")
     p.set_defaults(func=_cmd_app)
 
 

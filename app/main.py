@@ -123,7 +123,8 @@ def run_app(ctx: Context) -> int:
     if getattr(ctx.args, "self_test", False):
         from app.selftest import SelfTest
 
-        test = SelfTest(window, problems=problems)
+        test = SelfTest(window, problems=problems,
+                        report_file=getattr(ctx.args, "report", None))
         window.start_loading()
         qapp.exec()
         crash.uninstall()

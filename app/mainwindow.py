@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxL
                                QTableView, QTextBrowser, QToolTip, QVBoxLayout, QWidget)
 
 from app.analysisworker import AnalysisWorker, BatchAnalyzer
+from app.firstrun import FirstRunDialog
 from app.kbworker import KbWorker
 from app.productpanel import ProductPanel
 from app.productworker import ProductWorker
@@ -660,10 +661,8 @@ class MainWindow(QMainWindow):
         if path:
             self.import_model_file(path)
 
-    def offer_first_run(self) -> "FirstRunDialog":
+    def offer_first_run(self) -> FirstRunDialog:
         """No model is installed: ask for a GGUF file (the lean installer's first run)."""
-        from app.firstrun import FirstRunDialog
-
         dialog = FirstRunDialog(models_dir=self._workspace.models_dir, parent=self)
         dialog.model_chosen.connect(self.import_model_file)
         dialog.open()

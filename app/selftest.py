@@ -24,9 +24,10 @@ class SelfTest(QObject):
     """A QObject living on the GUI thread, so that signals from worker threads (the
     analyser's ``failed``) reach it queued, never running window code on a worker."""
 
-    def __init__(self, window, *, problems: list[str]) -> None:
+    def __init__(self, window, *, problems: list[str], report_file: str | None = None) -> None:
         super().__init__(window)
         self.window = window
+        self.report_file = report_file
         self.started = time.perf_counter()
         self.report: dict = {
             "window_shown": window.isVisible(),
@@ -103,5 +104,10 @@ class SelfTest(QObject):
     def finish(self) -> int:
         self.report["ok"] = self.ok
         self.report["seconds"] = round(time.perf_counter() - self.started, 2)
-        print(json.dumps(self.report, ensure_ascii=False))
+        text = json.dumps(self.report, ensure_ascii=False)
+        if self.report_file:
+            with open(self.report_file, "w", encoding="utf-8") as out:
+                out.write(text + "\n")
+        if sys.stdout is not None:       # None in a windowed build started without pipes
+            print(text)
         return 0 if self.ok else 1

@@ -18,7 +18,7 @@
 ;   VERSION_4      optional  the 4-part numeric file version Windows wants ("X.Y.Z.N");
 ;                            default "X.Y.Z.0" from VERSION, which must then be "X.Y.Z"
 ;                            with numbers only (pass VERSION_4 for e.g. "0.2.0rc1")
-;   FAST_COMPRESS  optional  zlib instead of solid LZMA (tests; trial builds)
+;   FAST_COMPRESS  optional  zlib instead of LZMA (tests; trial builds)
 ;
 ; Per-user install, no admin rights: %LOCALAPPDATA%\Programs\Kefu Assist, HKCU only.
 ; The user's data lives outside the program folder (%LOCALAPPDATA%\KefuAssist, where
@@ -57,13 +57,14 @@ Unicode true
   !define VERSION_4 "${_V_MAJOR}.${_V_MINOR}.${_V_PATCH}.0"
 !endif
 
-; Solid LZMA makes the smallest installer, but a 1.5 GB payload (torch, the models) takes
-; many minutes and a few GB of memory to compress; FAST_COMPRESS trades size for speed.
-; NSIS cannot hold more than 2 GB of compressed data.
+; LZMA file by file, not solid: a solid block is unpacked at install time into a temporary
+; file as large as the whole payload (2.3 GB: torch, the embedding models), which needs
+; that much free space and looks frozen meanwhile; a somewhat smaller file is not worth it.
+; FAST_COMPRESS (zlib) trades size for speed.  NSIS cannot write an installer over 2 GB.
 !ifdef FAST_COMPRESS
   SetCompressor zlib
 !else
-  SetCompressor /SOLID lzma
+  SetCompressor lzma
   SetCompressorDictSize 64
 !endif
 

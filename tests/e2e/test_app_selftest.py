@@ -16,9 +16,12 @@ pytestmark = pytest.mark.model
 def test_self_test_shows_the_window_before_ml_imports_and_drafts(tmp_path, small_model,
                                                                  e5_model):
     ws = workspace(tmp_path, e5_model)
-    result = run_kefu("app", "--self-test", "--model", str(small_model), workspace=ws)
+    report_file = tmp_path / "report.json"
+    result = run_kefu("app", "--self-test", "--model", str(small_model), "--report",
+                      str(report_file), workspace=ws)
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert json.loads(report_file.read_text(encoding="utf-8")) == report
     assert report["ok"] is True
     assert report["window_shown"] is True
     assert report["heavy_modules_before_window"] == []
