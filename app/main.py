@@ -99,8 +99,12 @@ def run_app(ctx: Context) -> int:
         model_path = str(ctx.args.model or default_model_path(ctx.workspace,
                                                               ctx.settings.model_path))
     except KefuError as exc:
-        problems.append(str(exc))
-        first_run = not any(entry.usable for entry in discover(ctx.workspace))
+        found = discover(ctx.workspace)
+        first_run = not any(entry.usable for entry in found)
+        # The core's message names CLI commands; with nothing found at all, a window user
+        # is pointed at the menu instead (unusable files keep the message naming them).
+        problems.append("No language model is installed yet: Model ▸ Import GGUF file… adds "
+                        "one from this computer." if not found else str(exc))
 
     from core.analysis.isolated import ProcessAnalyzer
     from core.catalog.service import open_recommender

@@ -48,3 +48,13 @@ def test_no_display_is_a_clear_error(tmp_path, monkeypatch):
     result = run_kefu("app", workspace=tmp_path / "ws")
     assert result.returncode == 1
     assert "no display found" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_without_any_model_the_window_points_at_the_import(tmp_path):
+    # The lean installer's first launch (the first-run screen itself is skipped by the
+    # self-test, which reports the note the window shows instead and fails).
+    result = run_kefu("app", "--self-test", workspace=tmp_path / "empty")
+    assert result.returncode == 1
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["ok"] is False
+    assert any("Import GGUF file" in problem for problem in report["problems"])
