@@ -22,8 +22,10 @@
 6. Wraps it: a tarball on Linux, an NSIS installer on Windows (``makensis``), a .dmg on
    macOS, signed and notarised when the credentials are in the environment (see
    ``packaging/README.md``) and said to be skipped otherwise.
+7. Smoke-tests the artifact itself the same way: the tarball unpacked, the .dmg mounted,
+   or the installer run silently into a temporary folder (then uninstalled).
 
-Writes ``dist/build-report.json`` (sizes, times, the smoke test's report).
+Writes ``dist/build-report-VARIANT.json`` (sizes, times, both smoke tests' reports).
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ def say(text: str) -> None:
     print(f"==> {text}", file=sys.stderr, flush=True)
 
 
-def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
+def run(cmd: list[str] | str, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, check=True, **kwargs)
 
 
@@ -193,11 +195,10 @@ def frozen_executable(frozen: Path) -> Path:
     return frozen / "kefu"
 
 
-def smoke_test(frozen: Path, model: Path, variant: str) -> dict:
-    """The frozen app's own self-test, in a fresh, empty workspace (the lean variant gets
-    the GGUF its first-run screen would import)."""
-    say("Smoke-testing the frozen app")
-    exe = frozen_executable(frozen)
+def smoke_test(exe: Path, model: Path, variant: str, *, what: str = "frozen app") -> dict:
+    """The app's own self-test, run from ``exe``, in a fresh, empty workspace (the lean
+    variant gets the GGUF its first-run screen would import)."""
+    say(f"Smoke-testing the {what}")
     with tempfile.TemporaryDirectory(prefix="kefu-smoke-") as home:
         models = Path(home) / "data" / "models"
         models.mkdir(parents=True)
@@ -208,8 +209,12 @@ def smoke_test(frozen: Path, model: Path, variant: str) -> dict:
         report_file = Path(home) / "self-test.json"
         # The report goes to a file too: a windowed build (Windows, macOS) may have no
         # stdout to print it to.
-        done = subprocess.run([str(exe), "app", "--self-test", "--report", str(report_file)],
-                              env=env, capture_output=True, text=True, timeout=600, cwd=home)
+        try:
+            done = subprocess.run([str(exe), "app", "--self-test", "--report",
+                                   str(report_file)], env=env, capture_output=True, text=True,
+                                  timeout=600, cwd=home)
+        except OSError as exc:
+            raise SystemExit(f"build.py: the {what} cannot be started: {exc}") from None
         seconds = time.perf_counter() - started
         try:
             report = json.loads(report_file.read_text(encoding="utf-8"))
@@ -221,10 +226,47 @@ def smoke_test(frozen: Path, model: Path, variant: str) -> dict:
     report["wall_seconds"] = round(seconds, 1)
     if done.returncode != 0 or not report.get("ok") or unexpected:
         print(done.stdout[-4000:], done.stderr[-4000:], sep="\n", file=sys.stderr)
-        raise SystemExit(f"build.py: the frozen app failed its smoke test (exit "
+        raise SystemExit(f"build.py: the {what} failed its smoke test (exit "
                          f"{done.returncode}, ok={report.get('ok')}, unexpected output: "
                          f"{unexpected[:5]})")
     return report
+
+
+def smoke_test_artifact(artifact: Path, model: Path, variant: str) -> dict:
+    """The self-test again, from what a user gets: the tarball unpacked, the disk image
+    mounted, or the installer run silently into a temporary folder (and uninstalled).
+    Catches what wrapping can break (lost permissions or links, a missing file)."""
+    what = f"unwrapped {artifact.name}"
+    with tempfile.TemporaryDirectory(prefix="kefu-artifact-",
+                                     ignore_cleanup_errors=True) as place:
+        place = Path(place)
+        if sys.platform == "win32":
+            target = place / "KefuAssist"
+            # A command line, not a list: /D= must come last and unquoted (NSIS's rule).
+            run(f'"{artifact}" /S /D={target}')
+            try:
+                return smoke_test(target / "kefu.exe", model, variant, what=what)
+            finally:
+                # _?= runs the uninstaller in place and waits for it (else it copies
+                # itself to %TEMP% and returns at once).
+                run(f'"{target / "uninstall.exe"}" /S _?={target}')
+        if sys.platform == "darwin":
+            mount = place / "mount"
+            mount.mkdir()
+            run(["hdiutil", "attach", "-nobrowse", "-readonly", "-mountpoint", str(mount),
+                 str(artifact)], stdout=subprocess.DEVNULL)
+            try:
+                return smoke_test(mount / "Kefu Assist.app" / "Contents" / "MacOS" / "kefu",
+                                  model, variant, what=what)
+            finally:
+                run(["hdiutil", "detach", str(mount)], stdout=subprocess.DEVNULL)
+        with tarfile.open(artifact) as tar:
+            tar.extractall(place, filter="tar")
+        folders = [path for path in place.iterdir() if path.is_dir()]
+        if len(folders) != 1:
+            raise SystemExit(f"build.py: {artifact.name} should hold one folder, not "
+                             f"{[path.name for path in folders]}")
+        return smoke_test(folders[0] / "kefu", model, variant, what=what)
 
 
 def artifact_name(ver: str, variant: str, system: str = sys.platform,
@@ -411,15 +453,16 @@ def main() -> int:
     started = time.perf_counter()
     frozen = freeze(python, ver)
     times["freeze_s"] = round(time.perf_counter() - started, 1)
-    smoke = smoke_test(frozen, model, args.variant)
+    smoke = smoke_test(frozen_executable(frozen), model, args.variant)
     started = time.perf_counter()
     artifact = wrap(frozen, ver, args.variant, args.gpu)
     times["wrap_s"] = round(time.perf_counter() - started, 1)
+    artifact_smoke = smoke_test_artifact(artifact, model, args.variant)
     report = {"version": ver, "platform": sys.platform, "variant": args.variant,
               "gpu": args.gpu,
               "artifact": artifact.name,
               "artifact_bytes": size(artifact), "frozen_app_bytes": size(frozen),
-              "times": times, "smoke_test": smoke}
+              "times": times, "smoke_test": smoke, "artifact_smoke_test": artifact_smoke}
     (DIST / f"build-report-{args.variant}.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
     print(json.dumps(report, indent=1))
     return 0

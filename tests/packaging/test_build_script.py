@@ -60,3 +60,48 @@ def test_a_dirty_tree_is_refused(tmp_path):
     assert done.returncode != 0
     assert "uncommitted changes" in done.stderr and "stray.txt" in done.stderr
     assert not (clone / "build").exists()    # nothing was built
+
+
+FAKE_APP = """#!/bin/sh
+# Stands in for the frozen app: writes the self-test report it was asked for.
+while [ $# -gt 0 ]; do
+    if [ "$1" = "--report" ]; then printf '{"ok": true, "from": "%s"}' "$0" > "$2"; fi
+    shift
+done
+"""
+
+
+def _tarball(tmp_path, *, executable=True, folders=("kefu-assist-0.1.0",)):
+    import tarfile
+
+    for name in folders:
+        app = tmp_path / "src" / name
+        app.mkdir(parents=True)
+        (app / "kefu").write_text(FAKE_APP, encoding="utf-8")
+        (app / "kefu").chmod(0o755 if executable else 0o644)
+    out = tmp_path / "kefu-assist-0.1.0-linux-x86_64.tar.gz"
+    with tarfile.open(out, "w:gz") as tar:
+        for name in folders:
+            tar.add(tmp_path / "src" / name, arcname=name)
+    return out
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the tarball is Linux's")
+def test_the_artifact_is_smoke_tested_as_unpacked(build, tmp_path):
+    report = build.smoke_test_artifact(_tarball(tmp_path), tmp_path / "m.gguf", "full")
+    assert report["ok"] is True and report["exit_code"] == 0
+    assert "kefu-artifact-" in report["from"]        # run from the unpacked copy
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the tarball is Linux's")
+def test_an_artifact_that_lost_its_exec_bit_fails_the_build(build, tmp_path):
+    with pytest.raises(SystemExit, match="cannot be started"):
+        build.smoke_test_artifact(_tarball(tmp_path, executable=False), tmp_path / "m.gguf",
+                                  "full")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the tarball is Linux's")
+def test_an_artifact_with_two_folders_is_refused(build, tmp_path):
+    with pytest.raises(SystemExit, match="one folder"):
+        build.smoke_test_artifact(_tarball(tmp_path, folders=("a", "b")), tmp_path / "m.gguf",
+                                  "full")
