@@ -18,7 +18,7 @@ from core.errors import ModelError, ModelNotFoundError
 from core.gguf import GGUFError, GGUFInfo, read_gguf
 from core.fsutil import atomic_file
 from core.modelpack import DEFAULT_PACK, PACKS, file_sha256
-from core.paths import Workspace, bundled_models_dir
+from core.paths import Workspace, model_search_dirs
 
 log = logging.getLogger("kefu.models")
 
@@ -51,7 +51,7 @@ class ModelEntry:
 
 
 def model_dirs(workspace: Workspace) -> list[Path]:
-    return [workspace.models_dir, bundled_models_dir()]
+    return model_search_dirs(workspace.models_dir)
 
 
 def inspect(path: Path) -> ModelEntry:

@@ -39,6 +39,12 @@ def bundled_models_dir() -> Path:
     return source_root() / "models"
 
 
+def model_search_dirs(models_dir: Path) -> list[Path]:
+    """Where models are looked for, in order: the workspace's own folder (what setup
+    installs and the user imports wins), then the one shipped with the app."""
+    return [models_dir, bundled_models_dir()]
+
+
 @dataclass(frozen=True)
 class Workspace:
     """The folders one running Kefu reads and writes."""

@@ -20,7 +20,7 @@ from typing import Callable, Protocol, Sequence
 import numpy as np
 
 from core.errors import EmbedderError
-from core.paths import bundled_models_dir
+from core.paths import model_search_dirs
 
 log = logging.getLogger("kefu.kb.embedder")
 
@@ -55,7 +55,7 @@ def _minilm(_models_dir: Path) -> Path | None:
 
 def _e5_small(models_dir: Path) -> Path | None:
     """The workspace's copy (made by setup), else the one an installer ships."""
-    for folder in (models_dir, bundled_models_dir()):
+    for folder in model_search_dirs(models_dir):
         path = folder / "multilingual-e5-small"
         if (path / "modules.json").is_file():
             return path
@@ -265,11 +265,8 @@ def available(models_dir: Path) -> dict[str, Path]:
 def onnx_folder(models_dir: Path, key: str) -> Path:
     """Where setup keeps the ONNX export of a known model's query path: the workspace's,
     else the one an installer ships beside a bundled model."""
-    own = models_dir / "onnx" / key
-    if own.is_dir():
-        return own
-    shipped = bundled_models_dir() / "onnx" / key
-    return shipped if shipped.is_dir() else own
+    folders = [folder / "onnx" / key for folder in model_search_dirs(models_dir)]
+    return next((folder for folder in folders if folder.is_dir()), folders[0])
 
 
 def _load_known(key: str, folder: Path, threads: int,

@@ -16,7 +16,7 @@ def _e5(folder):
 
 def test_the_shipped_embedding_model_is_found(tmp_path, monkeypatch):
     shipped = tmp_path / "app" / "models"
-    monkeypatch.setattr(embedder, "bundled_models_dir", lambda: shipped)
+    monkeypatch.setattr("core.paths.bundled_models_dir", lambda: shipped)
     workspace_models = tmp_path / "ws" / "models"
     workspace_models.mkdir(parents=True)
     assert "multilingual-e5-small" not in embedder.available(workspace_models)
@@ -29,7 +29,7 @@ def test_the_shipped_embedding_model_is_found(tmp_path, monkeypatch):
 
 def test_the_workspace_copy_wins(tmp_path, monkeypatch):
     shipped = tmp_path / "app" / "models"
-    monkeypatch.setattr(embedder, "bundled_models_dir", lambda: shipped)
+    monkeypatch.setattr("core.paths.bundled_models_dir", lambda: shipped)
     _e5(shipped)
     own = _e5(tmp_path / "ws" / "models")
     assert embedder.available(own.parent)["multilingual-e5-small"] == own
@@ -37,6 +37,6 @@ def test_the_workspace_copy_wins(tmp_path, monkeypatch):
         own.parent / "onnx" / "multilingual-e5-small"
     # With neither, the workspace's path is named (where setup would put it).
     empty = tmp_path / "empty"
-    monkeypatch.setattr(embedder, "bundled_models_dir", lambda: tmp_path / "none")
+    monkeypatch.setattr("core.paths.bundled_models_dir", lambda: tmp_path / "none")
     assert embedder.onnx_folder(empty, "multilingual-e5-small") == \
         empty / "onnx" / "multilingual-e5-small"

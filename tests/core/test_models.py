@@ -16,7 +16,7 @@ GOOD = build_gguf(model_kvs(), TENSORS)
 @pytest.fixture
 def ws(tmp_path, monkeypatch):
     # Only the test's own folders: models/ beside the code may hold a developer's files.
-    monkeypatch.setattr("core.models.bundled_models_dir", lambda: tmp_path / "no-bundled")
+    monkeypatch.setattr("core.paths.bundled_models_dir", lambda: tmp_path / "no-bundled")
     return Workspace.at(tmp_path / "ws")
 
 
