@@ -79,6 +79,15 @@ def version() -> str:
     return namespace["__version__"]
 
 
+def windows_file_version(ver: str) -> str:
+    """The four numbers Windows wants as a file version, for the .exe and the installer:
+    "0.2.0" -> "0.2.0.0"; a pre-release or local part keeps each part's leading number
+    ("0.2.0rc1+g1a2b" -> "0.2.0.0")."""
+    numbers = [int(re.match(r"\d*", part).group() or 0)
+               for part in ver.split("+")[0].split(".")]
+    return ".".join(str(n) for n in (numbers + [0] * 4)[:4])
+
+
 def clean_tree() -> str | None:
     """None when the tree is clean, else what git says is changed."""
     out = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True,
@@ -143,13 +152,16 @@ def check_cpu_only(python: Path, gpu: str | None) -> None:
                          "fresh --env")
 
 
-def freeze(python: Path, ver: str) -> Path:
+def freeze(python: Path, ver: str, staged: Path) -> Path:
+    """The one-folder app, frozen by the spec, which reads what it needs from here: the
+    version, its numeric form for Windows and the staged models."""
     say("Freezing with packaging/kefu.spec")
     work = BUILD / "pyinstaller"
     shutil.rmtree(DIST / "kefu", ignore_errors=True)
     run([str(python), "-m", "PyInstaller", "--noconfirm", "--clean", "--distpath", str(DIST),
          "--workpath", str(work), str(ROOT / "packaging" / "kefu.spec")],
-        env=dict(os.environ, KEFU_VERSION=ver))
+        env=dict(os.environ, KEFU_VERSION=ver, KEFU_VERSION_4=windows_file_version(ver),
+                 KEFU_STAGED_MODELS=str(staged)))
     return DIST / "kefu"
 
 
@@ -310,7 +322,8 @@ WINDOWS_FULL = (
 def nsis_command(makensis: str, frozen: Path, ver: str, out: Path,
                  *, fast: bool = False) -> list[str]:
     """The makensis command line (``-`` options work on every system, ``/`` on Windows)."""
-    defines = {"VERSION": ver.split("+")[0], "APP_DIR": str(frozen), "OUT_FILE": str(out)}
+    defines = {"VERSION": ver.split("+")[0], "VERSION_4": windows_file_version(ver),
+               "APP_DIR": str(frozen), "OUT_FILE": str(out)}
     if fast:
         defines["FAST_COMPRESS"] = "1"
     return [makensis, "-V2", "-WX", "-INPUTCHARSET", "UTF8",
@@ -449,9 +462,9 @@ def main() -> int:
     python = make_env(env, args.gpu)
     times["environment_s"] = round(time.perf_counter() - started, 1)
     model = Path(model).resolve()
-    stage_models(model, args.variant)
+    staged = stage_models(model, args.variant)
     started = time.perf_counter()
-    frozen = freeze(python, ver)
+    frozen = freeze(python, ver, staged)
     times["freeze_s"] = round(time.perf_counter() - started, 1)
     smoke = smoke_test(frozen_executable(frozen), model, args.variant)
     started = time.perf_counter()

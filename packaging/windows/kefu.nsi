@@ -3,8 +3,8 @@
 ; Wraps the PyInstaller one-folder app (dist\kefu: kefu.exe + _internal\) built by
 ; packaging/build.py, which compiles this script with (-D before the script; "-" or "/"):
 ;
-;   makensis /V2 /INPUTCHARSET UTF8 /DVERSION=0.1.0 /DAPP_DIR=C:\...\dist\kefu
-;            /DOUT_FILE=C:\...\dist\kefu-assist-0.1.0-windows-x86_64-setup.exe
+;   makensis /V2 /INPUTCHARSET UTF8 /DVERSION=0.1.0 /DVERSION_4=0.1.0.0
+;            /DAPP_DIR=C:\...\dist\kefu /DOUT_FILE=C:\...\dist\kefu-assist-0.1.0-windows-x86_64-setup.exe
 ;            packaging\windows\kefu.nsi
 ;
 ; On Linux (tests) run it under a UTF-8 locale (LC_ALL=C.UTF-8): makensis 3.08 crashes
@@ -15,9 +15,8 @@
 ;   APP_DIR        required  absolute path of the frozen app folder (holds kefu.exe)
 ;   OUT_FILE       required  absolute path of the setup .exe to write
 ;                  (absolute: makensis works in this script's folder, not the caller's)
-;   VERSION_4      optional  the 4-part numeric file version Windows wants ("X.Y.Z.N");
-;                            default "X.Y.Z.0" from VERSION, which must then be "X.Y.Z"
-;                            with numbers only (pass VERSION_4 for e.g. "0.2.0rc1")
+;   VERSION_4      required  the 4-part numeric file version Windows wants ("X.Y.Z.N";
+;                            build.py's windows_file_version derives it, also for the .exe)
 ;   FAST_COMPRESS  optional  zlib instead of LZMA (tests; trial builds)
 ;
 ; Per-user install, no admin rights: %LOCALAPPDATA%\Programs\Kefu Assist, HKCU only.
@@ -42,19 +41,7 @@ Unicode true
 !endif
 
 !ifndef VERSION_4
-  ; "0.1.0" -> "0.1.0.0"; anything else needs an explicit VERSION_4.
-  !searchparse /noerrors "${VERSION}" "" _V_MAJOR "." _V_MINOR "." _V_PATCH
-  !ifndef _V_PATCH
-    !error "VERSION (${VERSION}) is not X.Y.Z: pass -DVERSION_4=X.Y.Z.N too"
-  !endif
-  ; Numbers only: "0rc1" + 0 gives 0, which differs from "0rc1".
-  !define /math _V_PATCH_N ${_V_PATCH} + 0
-  !define /math _V_MINOR_N ${_V_MINOR} + 0
-  !define /math _V_MAJOR_N ${_V_MAJOR} + 0
-  !if "${_V_MAJOR_N}.${_V_MINOR_N}.${_V_PATCH_N}" != "${VERSION}"
-    !error "VERSION (${VERSION}) is not X.Y.Z with numbers only: pass -DVERSION_4=X.Y.Z.N too"
-  !endif
-  !define VERSION_4 "${_V_MAJOR}.${_V_MINOR}.${_V_PATCH}.0"
+  !error "VERSION_4 is not defined: pass -DVERSION_4=X.Y.Z.N (the numeric file version) before the script"
 !endif
 
 ; LZMA file by file, not solid: a solid block is unpacked at install time into a temporary

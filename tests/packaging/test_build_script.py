@@ -46,8 +46,16 @@ def test_the_nsis_command_passes_what_the_script_needs(build, tmp_path):
     assert command[0] == "makensis" and command[-1] == str(build.NSIS_SCRIPT)
     assert "-WX" in command       # an NSIS warning fails the build
     assert f"-DAPP_DIR={tmp_path / 'kefu'}" in command
-    assert "-DVERSION=0.1.0" in command          # numeric for the Windows version resource
+    assert "-DVERSION=0.1.0" in command
+    assert "-DVERSION_4=0.1.0.0" in command      # numeric for the Windows version resource
     assert f"-DOUT_FILE={tmp_path / 'out.exe'}" in command
+
+
+@pytest.mark.parametrize("version, numeric", [
+    ("0.1.0", "0.1.0.0"), ("1.2", "1.2.0.0"), ("0.2.0rc1", "0.2.0.0"),
+    ("0.2.0+g1a2b3c", "0.2.0.0"), ("1.2.3.4.5", "1.2.3.4"), ("2.0.0.dev3", "2.0.0.0")])
+def test_one_numeric_windows_version_for_the_exe_and_the_installer(build, version, numeric):
+    assert build.windows_file_version(version) == numeric
 
 
 def test_a_dirty_tree_is_refused(tmp_path):

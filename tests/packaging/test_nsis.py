@@ -66,7 +66,8 @@ def compile_nsi(makensis: str, defines: dict[str, str | None], script: Path = SC
 
 
 def defines_for(app_dir: Path, out: Path, **more: str | None) -> dict[str, str | None]:
-    return {"VERSION": VERSION, "APP_DIR": str(app_dir), "OUT_FILE": str(out),
+    return {"VERSION": VERSION, "VERSION_4": f"{VERSION}.0", "APP_DIR": str(app_dir),
+            "OUT_FILE": str(out),
             "FAST_COMPRESS": None, **more}
 
 
@@ -110,7 +111,7 @@ def test_compiles_the_app_folder_into_an_installer(makensis, app_dir, tmp_path):
     assert version_string(exe, "ProductVersion") == VERSION
 
 
-@pytest.mark.parametrize("missing", ["APP_DIR", "VERSION", "OUT_FILE"])
+@pytest.mark.parametrize("missing", ["APP_DIR", "VERSION", "VERSION_4", "OUT_FILE"])
 def test_refuses_to_compile_without_a_define(makensis, app_dir, tmp_path, missing):
     out = tmp_path / "kefu-assist-setup.exe"
     defines = defines_for(app_dir, out)
@@ -132,16 +133,14 @@ def test_refuses_an_app_folder_without_kefu_exe(makensis, app_dir, tmp_path):
     assert not out.exists()
 
 
-def test_a_version_windows_cannot_number_needs_version_4(makensis, app_dir, tmp_path):
+def test_the_file_version_is_the_numeric_one_passed_in(makensis, app_dir, tmp_path):
     out = tmp_path / "kefu-assist-setup.exe"
-    done = compile_nsi(makensis, defines_for(app_dir, out, VERSION="0.2.0rc1"))
-    assert done.returncode != 0
-    assert "VERSION_4" in done.output, done.output
-
     done = compile_nsi(makensis, defines_for(app_dir, out, VERSION="0.2.0rc1",
                                              VERSION_4="0.2.0.1"))
     assert done.returncode == 0, done.output
-    assert fixed_file_info(out.read_bytes()) == (0, 2, 0, 1)
+    exe = out.read_bytes()
+    assert fixed_file_info(exe) == (0, 2, 0, 1)
+    assert version_string(exe, "ProductVersion") == "0.2.0rc1"
 
 
 def write_icon(path: Path) -> None:
