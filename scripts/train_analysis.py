@@ -42,7 +42,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.analysis.escalation import REASONS  # noqa: E402
+from core.analysis.escalation import GATE_FEATURES, REASONS, find_cues, gate_features  # noqa: E402
 from core.analysis.features import E5_DIM, Featurizer  # noqa: E402
 from core.analysis.heads import LinearHead, heads_path, save_heads  # noqa: E402
 from core.hardware import physical_cores  # noqa: E402
@@ -219,8 +219,8 @@ def main() -> int:
                       [r["intent"] for r in intents], C=10.0)
     print(f"intent: {len(intents)} examples, {len(intent.classes)} intents", flush=True)
 
-    # Escalation: one yes/no head per reason, on the written escalation set plus calm
-    # requests as more "no" examples.
+    # Escalation: one yes/no head per reason, on the written escalation sets plus calm
+    # requests as more "no" examples, and the gate over it (below).
     # The first escalation set (bench/analysis_sets/escalation.jsonl) is training data
     # too: the rules were written looking at it, so it no longer measures anything; the
     # held-out set (escalation_heldout.jsonl) is never read here.
@@ -230,17 +230,27 @@ def main() -> int:
     calm = [r["text"] for r in intents if r["intent"] in CALM_INTENTS]
     esc_texts = [r["text"] for r in esc] + calm
     esc_features = cache.get(esc_texts, english_model=True)
-    columns_w, columns_b = [], []
-    for reason in REASONS:
-        y = [reason in r["reasons"] for r in esc] + [False] * len(calm)
-        head = logistic(esc_features, ["yes" if v else "no" for v in y], C=3.0,
-                        weights=_balanced(y))
-        yes = head.classes.index("yes")
-        columns_w.append(head.weights[:, yes] - head.weights[:, 1 - yes])
-        columns_b.append(head.bias[yes] - head.bias[1 - yes])
-    escalation = LinearHead(REASONS, np.stack(columns_w, axis=1), np.array(columns_b),
-                            independent=True)
-    print(f"escalation: {len(esc)} written messages, {len(calm)} calm requests", flush=True)
+    labels = np.array([[reason in r["reasons"] for reason in REASONS] for r in esc]
+                      + [[False] * len(REASONS)] * len(calm))
+    escalation = reason_heads(esc_features, labels)
+    # The gate: is the message an escalation at all, from its cues, the head's odds, its
+    # negativity and whether it asks a question.  Trained on the head's out-of-fold
+    # odds, so it learns how far to trust the head on messages the head has not seen.
+    odds = np.zeros(labels.shape)
+    folds = np.arange(len(esc_texts)) % 5
+    rng.shuffle(folds)
+    for fold in range(5):
+        held = folds == fold
+        odds[held] = reason_heads(esc_features[~held], labels[~held]).probabilities(
+            esc_features[held])
+    negative_at = sentiment.classes.index("negative")
+    negative = sentiment.probabilities(esc_features[:, :E5_DIM])[:, negative_at]
+    gate_x = np.stack([gate_features(text, find_cues(text), o, float(n))
+                       for text, o, n in zip(esc_texts, odds, negative)])
+    gate = logistic(gate_x, np.where(labels.any(axis=1), "yes", "no"), C=1.0)
+    print(f"escalation: {len(esc)} written messages, {len(calm)} calm requests; gate "
+          + ", ".join(f"{name} {w:+.2f}" for name, w in
+                      zip(GATE_FEATURES, gate.weights[:, 1] - gate.weights[:, 0])), flush=True)
 
     meta = {
         "embedders": featurizer.names,
@@ -251,9 +261,25 @@ def main() -> int:
         "sources": {key: {"requirement": p[0], "sha256": p[3]} for key, p in PACKAGES.items()},
     }
     save_heads(heads_path(), {"sentiment": sentiment, "subjectivity": subjectivity,
-                              "intent": intent, "escalation": escalation}, meta)
+                              "intent": intent, "escalation": escalation,
+                              "escalation_gate": gate}, meta)
     print(f"wrote {heads_path()} in {time.perf_counter() - started:.0f} s")
     return 0
+
+
+def reason_heads(features: np.ndarray, labels: np.ndarray) -> LinearHead:
+    """One yes/no logistic regression per escalation reason (``labels``: messages x
+    REASONS), as one head of independent sigmoids."""
+    columns_w, columns_b = [], []
+    for column in range(len(REASONS)):
+        y = list(labels[:, column])
+        head = logistic(features, ["yes" if v else "no" for v in y], C=3.0,
+                        weights=_balanced(y))
+        yes = head.classes.index("yes")
+        columns_w.append(head.weights[:, yes] - head.weights[:, 1 - yes])
+        columns_b.append(head.bias[yes] - head.bias[1 - yes])
+    return LinearHead(REASONS, np.stack(columns_w, axis=1), np.array(columns_b),
+                      independent=True)
 
 
 def _balanced(flags: list[bool]) -> np.ndarray:

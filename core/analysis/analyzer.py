@@ -1,10 +1,12 @@
 """The analyser: sentiment on five levels (and per sentence), escalation risk with its
 reasons, intent, urgency and language, for one message or a batch.
 
-Sentence vectors come from multilingual-e5-small; three linear heads trained by
-``scripts/train_analysis.py`` (resources/analysis/heads.npz) read them.  Escalation
-reasons come from the rules in ``escalation.py`` (which also say where in the text)
-and from the escalation head, for threats the rules do not know.
+Sentence vectors come from multilingual-e5-small; linear heads trained by
+``scripts/train_analysis.py`` (resources/analysis/heads.npz) read them.  Escalation:
+the rules in ``escalation.py`` find cues (and say where in the text), the escalation
+head gives each reason's odds from the message's meaning (threats the rules do not
+know), and the gate, trained on both and on the message's tone, decides whether the
+message is an escalation at all.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ SENTIMENTS = ("very_negative", "negative", "neutral", "positive", "very_positive
 NEGATIVE = frozenset({"very_negative", "negative"})
 VERY = 0.95                 # polarity this sure is "very"
 NEUTRAL = 0.90              # the subjectivity head this sure: no opinion (a plain request)
-ESCALATION_THRESHOLD = 0.8  # the escalation head's probability for a reason it alone finds
+GATE_THRESHOLD = 0.5        # the gate's probability that a message is an escalation
+REASON_ODDS = 0.8           # the escalation head's odds for a reason no cue names
+WEAK_CUE_ODDS = 0.3         # ... for a weak cue's reason (or a negative message)
 
 
 @dataclass(frozen=True)
@@ -124,12 +128,19 @@ class Analyzer:
         label, score, confidence = levels(message[:, :E5_DIM])[0]
         per_sentence = levels(f.sentence_vectors)
         cues = rules.find_cues(text)
-        unhappy = label in NEGATIVE or score < 0     # any lean to the negative
-        reasons = set(rules.reasons_of(cues, unhappy=unhappy))
         odds = heads.escalation.probabilities(message)[0]
-        if unhappy:   # the head speaks for an unhappy customer only: precision first
-            reasons |= {r for r, p in zip(heads.escalation.classes, odds)
-                        if p >= ESCALATION_THRESHOLD}
+        negative = float(senti.probabilities(message[:, :E5_DIM])[0][
+            senti.classes.index("negative")])
+        gate = heads.escalation_gate.probabilities(
+            rules.gate_features(text, cues, odds, negative)[None, :])[0]
+        reasons: set[str] = set()
+        if gate[heads.escalation_gate.classes.index("yes")] >= GATE_THRESHOLD:
+            by_reason = dict(zip(heads.escalation.classes, odds))
+            reasons = {c.reason for c in cues if not c.weak
+                       or by_reason[c.reason] >= WEAK_CUE_ODDS or negative >= 0.5}
+            reasons |= {r for r, p in by_reason.items() if p >= REASON_ODDS}
+            if not reasons:       # the gate is sure, the reason is not: the likeliest
+                reasons = {max(by_reason, key=by_reason.get)}
         ordered = tuple(r for r in rules.REASONS if r in reasons)
         if ordered and label == "negative":
             label = "very_negative"

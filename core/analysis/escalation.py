@@ -5,13 +5,22 @@ Rules, not a model: each reason is a small set of Chinese and English patterns w
 for this project.  They look for the threat itself (a regulator, a chargeback, a public
 bad review, a lawyer, the third message about the same thing, leaving for good), not an
 angry tone: "I want to cancel this order" or "can I leave a review?" is not a threat.
-Measured on bench/analysis_sets/escalation.jsonl (docs/benchmarks.md).
+
+Whether a message is an escalation at all is the gate's call (``gate_features`` here, the
+``escalation_gate`` head trained by scripts/train_analysis.py, applied in analyzer.py): it
+weighs the cues with the escalation head's odds, the message's negativity and whether
+it is a question, so "I saw your shop on Instagram, is the dress in stock?" is not a
+threat and "my TikTok has 80k followers" can be one.
+Measured on bench/analysis_sets (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
+
+import numpy as np
 
 REASONS = ("regulator", "chargeback", "public_review", "legal", "repeated_contact",
            "cancellation")
@@ -183,11 +192,35 @@ def find_cues(text: str) -> list[Cue]:
     return sorted(cues, key=lambda c: (c.start, c.reason))
 
 
-def reasons_of(cues: list[Cue], *, unhappy: bool = True) -> list[str]:
-    """The distinct reasons of ``cues``, in the order of REASONS; weak cues count only
-    from an ``unhappy`` customer."""
-    found = {c.reason for c in cues if unhappy or not c.weak}
+def reasons_of(cues: list[Cue], *, weak: bool = False) -> list[str]:
+    """The distinct reasons of ``cues`` (strong ones; weak ones too with ``weak``), in
+    the order of REASONS."""
+    found = {c.reason for c in cues if weak or not c.weak}
     return [r for r in REASONS if r in found]
+
+
+# What the gate reads, in this order (its weights are trained on these names).
+GATE_FEATURES = ("strong_cue", "weak_cue", "head_odds", "head_logit", "negative",
+                 "question", "question_and_strong_cue", "weak_cue_and_negative",
+                 "head_odds_and_negative")
+_QUESTION = re.compile(r"(?:[?？]|[吗嗎呢][。.!！~～]?)[\s\W]*$")
+
+
+def is_question(text: str) -> bool:
+    """The message ends in a question (what follows the last mark being only spaces,
+    emoji or punctuation)."""
+    return _QUESTION.search(text[-200:]) is not None
+
+
+def gate_features(text: str, cues: list[Cue], odds: np.ndarray, negative: float) -> np.ndarray:
+    """The gate's input for one message: its cues, the escalation head's per-reason
+    ``odds`` and the polarity head's probability that it is ``negative``."""
+    strong = float(any(not c.weak for c in cues))
+    weak = float(any(c.weak for c in cues))
+    best = float(np.clip(np.max(odds), 1e-6, 1 - 1e-6))
+    question = float(is_question(text))
+    return np.array([strong, weak, best, math.log(best / (1 - best)), negative, question,
+                     question * strong, weak * negative, best * negative], dtype=np.float32)
 
 
 def is_urgent(text: str) -> bool:

@@ -18,7 +18,7 @@ from core.errors import KefuError
 from core.paths import resources_dir
 
 HEADS_FILE = "heads.npz"
-HEAD_NAMES = ("sentiment", "subjectivity", "intent", "escalation")
+HEAD_NAMES = ("sentiment", "subjectivity", "intent", "escalation", "escalation_gate")
 
 
 class AnalysisError(KefuError):
@@ -50,6 +50,7 @@ class Heads:
     subjectivity: LinearHead    # neutral / polar: is there an opinion at all?
     intent: LinearHead          # on a message's features (with the English model's half)
     escalation: LinearHead      # one sigmoid per reason, on a message's features
+    escalation_gate: LinearHead  # no / yes, on escalation.gate_features (cues, odds, tone)
     meta: dict                  # embedders, training counts, sources
 
 

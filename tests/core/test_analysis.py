@@ -3,6 +3,8 @@ sentence splitting, escalation cues and their gating, the five levels, the heads
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -49,9 +51,17 @@ def fake_heads(tmp_path, *, escalation_bias=-10.0):
                         np.array([0.0, 1.0], np.float32))
     escalation = LinearHead(rules.REASONS, np.zeros((dim, 6), np.float32),
                             np.full(6, escalation_bias, np.float32), independent=True)
+    # The gate: yes for a strong cue that is not a question, or for the head's odds from
+    # a negative message (the trained one weighs the same features).
+    g = np.zeros((len(rules.GATE_FEATURES), 2), np.float32)
+    for name, weight in (("strong_cue", 10.0), ("question_and_strong_cue", -12.0),
+                         ("head_odds_and_negative", 10.0)):
+        g[rules.GATE_FEATURES.index(name)] = [-weight / 2, weight / 2]
+    gate = LinearHead(("no", "yes"), g, np.array([2.5, -2.5], np.float32))
     path = tmp_path / "heads.npz"
     save_heads(path, {"sentiment": sentiment, "subjectivity": subjectivity, "intent": intent,
-                      "escalation": escalation}, {"embedders": {"e5": "fake"}})
+                      "escalation": escalation, "escalation_gate": gate},
+               {"embedders": {"e5": "fake"}})
     return path
 
 
@@ -88,11 +98,40 @@ def test_escalation_cues(text, reasons):
     assert rules.reasons_of(rules.find_cues(text)) == reasons
 
 
-def test_weak_cues_count_only_from_an_unhappy_customer():
+def test_weak_cues_are_told_apart():
     cues = rules.find_cues("Please close my account, I'm moving abroad.")
     assert [c.weak for c in cues] == [True]
-    assert rules.reasons_of(cues, unhappy=False) == []
-    assert rules.reasons_of(cues, unhappy=True) == ["cancellation"]
+    assert rules.reasons_of(cues) == []
+    assert rules.reasons_of(cues, weak=True) == ["cancellation"]
+
+
+@pytest.mark.parametrize("text, question", [
+    ("能给个分享码吗？", True), ("还有货吗", True), ("有驼色吗？😊", True),
+    ("Do you have it in blue?", True), ("Is it in stock? Thanks!", False),
+    ("I will sue you.", False), ("退款！！！", False), ("", False)])
+def test_questions(text, question):
+    assert rules.is_question(text) is question
+
+
+def test_gate_features_follow_their_names():
+    text = "我在抖音上看到你们家的杯子，还有货吗？"
+    cues = rules.find_cues(text)
+    assert [c.weak for c in cues] == [True]
+    odds = np.array([0.1, 0.2, 0.9, 0.0, 0.0, 0.0])
+    x = dict(zip(rules.GATE_FEATURES, rules.gate_features(text, cues, odds, 0.25)))
+    assert x["strong_cue"] == 0 and x["weak_cue"] == 1 and x["question"] == 1
+    assert x["head_odds"] == pytest.approx(0.9) and x["head_logit"] == pytest.approx(2.197, 1e-3)
+    assert x["negative"] == 0.25 and x["weak_cue_and_negative"] == 0.25
+    assert x["head_odds_and_negative"] == pytest.approx(0.225)
+    assert x["question_and_strong_cue"] == 0
+    assert len(x) == len(rules.GATE_FEATURES)
+
+
+def test_the_gate_decides_and_a_strong_cue_in_a_question_is_not_a_threat(analyzer):
+    assert analyzer.analyze("I will report you to the BBB!").reasons == ("regulator",)
+    asked = analyzer.analyze("Is the BBB rating on your site yours?")
+    assert asked.escalation is False and asked.reasons == () and asked.cues == ()
+    assert all(s.reasons == () for s in asked.sentences)
 
 
 def test_levels_sentences_and_highlights(analyzer):
@@ -117,10 +156,22 @@ def test_levels_sentences_and_highlights(analyzer):
                                        "reasons": ["regulator"]}
 
 
-def test_the_head_finds_threats_the_rules_miss_but_only_when_unhappy(tmp_path):
+def test_the_head_finds_threats_the_rules_miss_where_the_gate_lets_it(tmp_path):
     analyzer = Analyzer(FakeFeaturizer(), load_heads(fake_heads(tmp_path, escalation_bias=5)))
     assert analyzer.analyze("Broken and terrible.").reasons == rules.REASONS
     assert analyzer.analyze("Great, thanks!").escalation is False
+
+
+def test_a_sure_gate_with_no_sure_reason_names_the_likeliest(tmp_path):
+    path = fake_heads(tmp_path, escalation_bias=0.5)      # every reason at odds 0.62
+    heads = load_heads(path)
+    w = heads.escalation.weights.copy()
+    b = heads.escalation.bias.copy()
+    b[rules.REASONS.index("legal")] = 1.0                 # legal at 0.73: the likeliest
+    heads = dataclasses.replace(heads, escalation=LinearHead(rules.REASONS, w, b,
+                                                             independent=True))
+    result = Analyzer(FakeFeaturizer(), heads).analyze("Broken and terrible.")
+    assert result.escalation and result.reasons == ("legal",)
 
 
 @pytest.mark.parametrize("text", ["", "   ", "😀😀😀", "!!!", "x" * 100_000,
