@@ -21,6 +21,7 @@ import numpy as np
 from core.analysis import escalation as rules
 from core.analysis.features import E5_DIM, Featurizer, MessageFeatures
 from core.analysis.heads import Heads, load_heads
+from core.analysis.lexicon import Lexicon
 
 log = logging.getLogger("kefu.analysis")
 
@@ -86,16 +87,18 @@ def _level(polarity: np.ndarray, p_neutral: float,
 
 
 class Analyzer:
-    def __init__(self, featurizer: Featurizer, heads: Heads) -> None:
+    def __init__(self, featurizer: Featurizer, heads: Heads,
+                 lexicon: Lexicon | None = None) -> None:
         self._features = featurizer
         self._heads = heads
+        self._lexicon = lexicon or Lexicon()
 
     @classmethod
     def load(cls, models_dir: Path, *, threads: int = 1,
              heads_file: Path | None = None) -> "Analyzer":
         started = time.perf_counter()
         heads = load_heads(heads_file)
-        analyzer = cls(Featurizer(models_dir, threads=threads), heads)
+        analyzer = cls(Featurizer(models_dir, threads=threads), heads, Lexicon.load())
         log.info("Analyser loaded in %.1fs", time.perf_counter() - started)
         return analyzer
 
@@ -109,6 +112,18 @@ class Analyzer:
             out += [self._one(t, f) for t, f in zip(part, self._features.messages(part))]
         return out
 
+    def _with_lexicon(self, polarity: np.ndarray, texts: list[str]) -> np.ndarray:
+        """Negative/positive odds for Chinese texts: the sentiment head's logit and the
+        lexicon's score through the ``sentiment_zh`` head (its classes in the same order
+        as the sentiment head's)."""
+        classes = self._heads.sentiment.classes
+        neg, pos = classes.index("negative"), classes.index("positive")
+        p = np.clip(polarity, 1e-9, 1.0)
+        features = np.stack([np.log(p[:, pos] / p[:, neg]),
+                             [self._lexicon.score(t) for t in texts]], axis=1)
+        mixed = self._heads.sentiment_zh.probabilities(features)
+        return mixed[:, [self._heads.sentiment_zh.classes.index(c) for c in classes]]
+
     def _one(self, text: str, f: MessageFeatures) -> Analysis:
         heads = self._heads
         senti = heads.sentiment
@@ -120,17 +135,21 @@ class Analyzer:
         subjective = heads.subjectivity
         neutral_at = subjective.classes.index("neutral")
 
-        def levels(vectors: np.ndarray) -> list[tuple[str, float, float]]:
+        chinese = f.lang.startswith("zh")
+
+        def levels(vectors: np.ndarray, texts: list[str]) -> list[tuple[str, float, float]]:
             polarity = senti.probabilities(vectors)
+            if chinese:     # the vectors' opinion and the lexicon's, weighed by training
+                polarity = self._with_lexicon(polarity, texts)
             neutral = subjective.probabilities(vectors)[:, neutral_at]
             return [_level(p, float(q), senti.classes) for p, q in zip(polarity, neutral)]
 
-        label, score, confidence = levels(message[:, :E5_DIM])[0]
-        per_sentence = levels(f.sentence_vectors)
+        (label, score, confidence), = levels(message[:, :E5_DIM], [text])
+        per_sentence = levels(f.sentence_vectors, [s.text for s in f.sentences])
         cues = rules.find_cues(text)
         odds = heads.escalation.probabilities(message)[0]
         negative = float(senti.probabilities(message[:, :E5_DIM])[0][
-            senti.classes.index("negative")])
+            senti.classes.index("negative")])       # what the gate was trained on
         gate = heads.escalation_gate.probabilities(
             rules.gate_features(text, cues, odds, negative)[None, :])[0]
         reasons: set[str] = set()

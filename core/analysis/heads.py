@@ -18,7 +18,8 @@ from core.errors import KefuError
 from core.paths import resources_dir
 
 HEADS_FILE = "heads.npz"
-HEAD_NAMES = ("sentiment", "subjectivity", "intent", "escalation", "escalation_gate")
+HEAD_NAMES = ("sentiment", "sentiment_zh", "subjectivity", "intent", "escalation",
+              "escalation_gate")
 
 
 class AnalysisError(KefuError):
@@ -47,6 +48,8 @@ class LinearHead:
 @dataclass(frozen=True)
 class Heads:
     sentiment: LinearHead       # negative / positive, on a sentence's features
+    sentiment_zh: LinearHead    # negative / positive for Chinese, on (the sentiment head's
+                                # logit, the lexicon's score): core/analysis/lexicon.py
     subjectivity: LinearHead    # neutral / polar: is there an opinion at all?
     intent: LinearHead          # on a message's features (with the English model's half)
     escalation: LinearHead      # one sigmoid per reason, on a message's features

@@ -12,6 +12,7 @@ from core.analysis import escalation as rules
 from core.analysis.analyzer import Analyzer
 from core.analysis.features import E5_DIM, MINILM_DIM, MessageFeatures
 from core.analysis.heads import AnalysisError, LinearHead, load_heads, save_heads
+from core.analysis.lexicon import Lexicon
 from core.analysis.sentences import split
 from core.lang import detect_language
 
@@ -39,7 +40,7 @@ class FakeFeaturizer:
         return out
 
 
-def fake_heads(tmp_path, *, escalation_bias=-10.0):
+def fake_heads(tmp_path, *, escalation_bias=-10.0, lexicon_weight=0.0):
     dim = E5_DIM + MINILM_DIM
     w = np.zeros((E5_DIM, 2), np.float32)
     w[0] = [-4.0, 4.0]                             # negative, positive
@@ -59,7 +60,12 @@ def fake_heads(tmp_path, *, escalation_bias=-10.0):
         g[rules.GATE_FEATURES.index(name)] = [-weight / 2, weight / 2]
     gate = LinearHead(("no", "yes"), g, np.array([2.5, -2.5], np.float32))
     path = tmp_path / "heads.npz"
-    save_heads(path, {"sentiment": sentiment, "subjectivity": subjectivity, "intent": intent,
+    # Chinese: the logit as it is, plus the lexicon's score times lexicon_weight.
+    sentiment_zh = LinearHead(("negative", "positive"),
+                              np.array([[-0.5, 0.5], [-lexicon_weight / 2, lexicon_weight / 2]],
+                                       np.float32), np.zeros(2, np.float32))
+    save_heads(path, {"sentiment": sentiment, "sentiment_zh": sentiment_zh,
+                      "subjectivity": subjectivity, "intent": intent,
                       "escalation": escalation, "escalation_gate": gate},
                {"embedders": {"e5": "fake"}})
     return path
@@ -154,6 +160,24 @@ def test_levels_sentences_and_highlights(analyzer):
     assert payload["sentences"][2] == {"text": "I will report you to the BBB!", "start": 45,
                                        "end": 74, "sentiment": "neutral", "score": 0.0,
                                        "reasons": ["regulator"]}
+
+
+def test_chinese_sentiment_weighs_the_lexicon_in(tmp_path):
+    lexicon = Lexicon(polarity={"物超所值": 3.0, "掉色": -2.0})
+    text = "物超所值，物超所值！"          # no word the fake vectors know: neutral-ish
+    plain = Analyzer(FakeFeaturizer(), load_heads(fake_heads(tmp_path)), lexicon)
+    assert plain.analyze(text).score == pytest.approx(0.0)
+    mixed = Analyzer(FakeFeaturizer(), load_heads(fake_heads(tmp_path, lexicon_weight=8.0)),
+                     lexicon)
+    result = mixed.analyze(text)
+    assert result.sentiment == "neutral"        # no opinion words for the fake vectors ...
+    assert result.score > 0                     # ... but the lexicon's opinion moves the score
+    # A sentence the vectors call good but the lexicon knows is bad, per sentence too.
+    both = mixed.analyze("这件衣服很好，喜欢。洗了一次就掉色掉色掉色。")
+    assert [s.score > 0 for s in both.sentences] == [True, False]
+    # English never goes through the lexicon.
+    english = mixed.analyze("I love it, thanks!")
+    assert english.score == plain.analyze("I love it, thanks!").score
 
 
 def test_the_head_finds_threats_the_rules_miss_where_the_gate_lets_it(tmp_path):
