@@ -98,8 +98,10 @@ class Analyzer:
              heads_file: Path | None = None) -> "Analyzer":
         started = time.perf_counter()
         heads = load_heads(heads_file)
-        analyzer = cls(Featurizer(models_dir, threads=threads), heads, Lexicon.load())
-        log.info("Analyser loaded in %.1fs", time.perf_counter() - started)
+        featurizer = Featurizer(models_dir, threads=threads)
+        analyzer = cls(featurizer, heads, Lexicon.load())
+        log.info("Analyser loaded in %.1fs (%s)", time.perf_counter() - started,
+                 ", ".join(f"{k} on {v}" for k, v in featurizer.runtime.items()))
         return analyzer
 
     def analyze(self, text: str) -> Analysis:

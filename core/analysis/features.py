@@ -3,7 +3,10 @@ for a whole message the mean of its sentences' plus, for English, all-MiniLM-L6-
 embedding of the message (English intents are told apart far better with it).
 
 Training (scripts/train_analysis.py) and analysis compute features through this one
-module, so they cannot drift apart.
+module, so they cannot drift apart.  Both models run on ONNX Runtime when setup has
+exported them (core/kb/onnxquery.py; the vectors are sentence-transformers' own, checked
+at export): no PyTorch in the analysing process, a fraction of its memory and load time.
+Without an export they run on sentence-transformers.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from core.analysis.sentences import Span, split
-from core.kb.embedder import load_embedder
+from core.kb.embedder import load_embedder, load_onnx_embedder
 from core.lang import detect_language
 
 E5 = "multilingual-e5-small"
@@ -35,9 +38,10 @@ class Featurizer:
     """Owns the two embedding models (loaded once, on the thread that uses them)."""
 
     def __init__(self, models_dir: Path, *, threads: int = 1) -> None:
-        self._e5 = load_embedder(E5, models_dir, threads=threads)
-        self._minilm = load_embedder(MINILM, models_dir, threads=threads)
+        self._e5 = _load(E5, models_dir, threads)
+        self._minilm = _load(MINILM, models_dir, threads)
         self.names = {"e5": self._e5.name, "minilm": self._minilm.name}
+        self.runtime = {"e5": _runtime(self._e5), "minilm": _runtime(self._minilm)}
 
     def _sentences(self, texts: list[str]) -> np.ndarray:
         if not texts:
@@ -71,3 +75,14 @@ class Featurizer:
                 message_vector=np.concatenate(
                     [mean, minilm.get(i, np.zeros(MINILM_DIM, dtype=np.float32))])))
         return out
+
+
+def _load(key: str, models_dir: Path, threads: int):
+    light = load_onnx_embedder(key, models_dir, threads=threads)
+    return light if light is not None else load_embedder(key, models_dir, threads=threads)
+
+
+def _runtime(embedder) -> str:
+    from core.kb.onnxquery import OnnxEmbedder
+
+    return "onnxruntime" if isinstance(embedder, OnnxEmbedder) else "pytorch"

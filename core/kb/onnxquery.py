@@ -83,13 +83,42 @@ class OnnxQueryEncoder:
         return (vector / norm if norm else vector).astype(np.float32)
 
 
+    def encode_many(self, texts: list[str], *, prefix: str | None = None,
+                    batch: int = 32) -> np.ndarray:
+        """Many texts' unit vectors, in batches of similar length (padding is masked, so
+        each vector is the one ``encode`` gives, to rounding)."""
+        pre = self.prefix if prefix is None else prefix
+        encodings = self._tokenizer.encode_batch([pre + t for t in texts])
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        vectors: list[np.ndarray | None] = [None] * len(texts)
+        for start in range(0, len(order), batch):
+            rows = order[start:start + batch]
+            width = max(len(encodings[i].ids) for i in rows)
+            ids = np.zeros((len(rows), width), dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            for n, i in enumerate(rows):
+                ids[n, :len(encodings[i].ids)] = encodings[i].ids
+                mask[n, :len(encodings[i].ids)] = encodings[i].attention_mask
+            hidden = self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+            if self.pooling == "cls":
+                pooled = hidden[:, 0]
+            else:
+                pooled = (hidden * mask[:, :, None]).sum(axis=1) / np.maximum(
+                    1, mask.sum(axis=1, keepdims=True))
+            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+            pooled = pooled / np.where(norms > 0, norms, 1.0)
+            for n, i in enumerate(rows):
+                vectors[i] = pooled[n].astype(np.float32)
+        return np.stack(vectors)
+
+
 class OnnxEmbedder:
     """A whole ``Embedder`` (queries and passages) on ONNX Runtime alone: no PyTorch, so
     a few hundred MB instead of two GB, and no child process needed to keep the window
     responsive (the runtime releases the interpreter lock).  Its vectors are those of
     the sentence-transformers model it was exported from (checked at export), under the
-    same name, so an index made by either serves both.  One text per call: for passages
-    slower than a PyTorch batch on long texts, fine for a catalog's short ones."""
+    same name, so an index made by either serves both.  Many texts go in batches of
+    similar length."""
 
     def __init__(self, encoder: OnnxQueryEncoder, *, name: str, passage_prefix: str) -> None:
         self._encoder = encoder
@@ -101,10 +130,15 @@ class OnnxEmbedder:
     def embed_query(self, text: str) -> np.ndarray:
         return self._encoder.encode(text)
 
+    def embed_queries(self, texts) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return self._encoder.encode_many(list(texts))
+
     def embed_passages(self, texts) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        return np.stack([self._encoder.encode(t, prefix=self.passage_prefix) for t in texts])
+        return self._encoder.encode_many(list(texts), prefix=self.passage_prefix)
 
 
 def load(onnx_folder: Path, model_folder: Path, *, prefix: str, max_seq_length: int,

@@ -95,3 +95,45 @@ def test_the_apps_analyser_process_answers_and_comes_back_after_a_crash(tmp_path
             analyzer._receive(30)
     finally:
         analyzer.close()
+
+
+def test_the_analyser_runs_on_onnx_alone_with_the_models_vectors(tmp_path, e5_model):
+    """With setup's ONNX exports the analyser needs no PyTorch (a fraction of the memory
+    and load time), and its features are the sentence-transformers models' own."""
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from core.analysis.features import E5_DIM, Featurizer
+    from tests.conftest import REAL_MODELS_DIR, ROOT
+
+    texts = ["The kettle leaks and the lid is cracked. My lawyer will be in touch.",
+             "质量太差了，用了两天就坏了。再不处理我就打12315投诉！",
+             "請問這款檯燈可以用E27的燈泡嗎？", "ok"]
+    light = Featurizer(REAL_MODELS_DIR)
+    assert light.runtime == {"e5": "onnxruntime", "minilm": "onnxruntime"}
+    bare = tmp_path / "models"          # the model without its export: PyTorch
+    bare.mkdir()
+    (bare / "multilingual-e5-small").symlink_to(e5_model, target_is_directory=True)
+    heavy = Featurizer(bare)
+    assert heavy.runtime == {"e5": "pytorch", "minilm": "pytorch"}
+    for mine, theirs in zip(light.messages(texts), heavy.messages(texts)):
+        assert [s.text for s in mine.sentences] == [s.text for s in theirs.sentences]
+        assert (np.sum(mine.sentence_vectors * theirs.sentence_vectors, axis=1) > 0.9999).all()
+        assert float(np.dot(mine.message_vector[:E5_DIM], theirs.message_vector[:E5_DIM])) \
+            > 0.9999
+        english = mine.message_vector[E5_DIM:]
+        assert np.allclose(english, theirs.message_vector[E5_DIM:], atol=1e-3)
+    assert np.linalg.norm(light.messages(texts[:1])[0].message_vector[E5_DIM:]) > 0.99
+    probe = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from core.analysis.analyzer import Analyzer\n"
+        f"a = Analyzer.load(Path({str(REAL_MODELS_DIR)!r}))\n"
+        "r = a.analyze('质量太差了，再不处理我就打12315投诉！')\n"
+        "print(r.escalation, 'torch' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "False"]

@@ -69,6 +69,10 @@ def test_the_product_embedder_runs_on_onnx_alone_with_the_models_vectors(e5_mode
     mine, theirs = light.embed_passages(PASSAGES), full.embed_passages(PASSAGES)
     assert (np.sum(mine * theirs, axis=1) > 0.9999).all()
     assert float(np.dot(light.embed_query("电热水壶"), full.embed_query("电热水壶"))) > 0.9999
+    # Batches of mixed lengths (padded, masked) give each text its own vector.
+    batch = light.embed_queries(QUERIES + ["电热水壶"])
+    assert (np.sum(batch * full.embed_queries(QUERIES + ["电热水壶"]), axis=1) > 0.9999).all()
+    assert float(np.dot(batch[-1], light.embed_query("电热水壶"))) > 0.9999
     # In a fresh process, recommending products imports no torch at all.
     probe = (
         "import sys\n"
