@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from core.analysis.escalation import GATE_FEATURES, REASONS, find_cues, gate_features  # noqa: E402
-from core.analysis.features import E5_DIM, Featurizer  # noqa: E402
+from core.analysis.features import E5_DIM, FEATURES_VERSION, Featurizer  # noqa: E402
 from core.analysis.heads import LinearHead, heads_path, save_heads  # noqa: E402
 from core.analysis.lexicon import Lexicon  # noqa: E402
 from core.hardware import physical_cores  # noqa: E402
@@ -136,16 +136,18 @@ class FeatureCache:
         self.path = path
         self.featurizer = featurizer
         self.vectors: dict[str, np.ndarray] = {}
+        self.used: set[str] = set()
         if path.is_file():
             with np.load(path, allow_pickle=False) as data:
                 self.vectors = dict(zip(data["keys"].tolist(), data["vectors"]))
 
     @staticmethod
     def _key(text: str, english_model: bool) -> str:
-        return hashlib.sha1(f"{english_model}\0{text}".encode()).hexdigest()
+        return hashlib.sha1(f"{FEATURES_VERSION}\0{english_model}\0{text}".encode()).hexdigest()
 
     def get(self, texts: list[str], *, english_model: bool) -> np.ndarray:
         keys = [self._key(t, english_model) for t in texts]
+        self.used.update(keys)
         todo = [t for t, k in zip(texts, keys) if k not in self.vectors]
         for start in range(0, len(todo), 512):
             part = todo[start:start + 512]
@@ -156,8 +158,10 @@ class FeatureCache:
             self.save()
         return np.stack([self.vectors[k] for k in keys])
 
-    def save(self) -> None:
-        keys = list(self.vectors)
+    def save(self, *, prune: bool = False) -> None:
+        """Write the cache; with ``prune`` only the vectors this run asked for (older
+        feature versions and texts no longer in the data go)."""
+        keys = [k for k in self.vectors if not prune or k in self.used]
         np.savez(self.path, keys=np.array(keys), vectors=np.stack([self.vectors[k]
                                                                   for k in keys]))
 
@@ -265,6 +269,7 @@ def main() -> int:
                    "escalation": len(esc), "calm": len(calm)},
         "sources": {key: {"requirement": p[0], "sha256": p[3]} for key, p in PACKAGES.items()},
     }
+    cache.save(prune=True)
     save_heads(heads_path(), {"sentiment": sentiment, "sentiment_zh": sentiment_zh,
                               "subjectivity": subjectivity,
                               "intent": intent, "escalation": escalation,

@@ -148,6 +148,9 @@ class Analyzer:
 
         (label, score, confidence), = levels(message[:, :E5_DIM], [text])
         per_sentence = levels(f.sentence_vectors, [s.text for s in f.sentences])
+        for n, form in enumerate(f.formulaic):     # "Hi,", "Thanks,", the signature
+            if form:
+                per_sentence[n] = ("neutral", 0.0, 0.0)
         cues = rules.find_cues(text)
         odds = heads.escalation.probabilities(message)[0]
         negative = float(senti.probabilities(message[:, :E5_DIM])[0][

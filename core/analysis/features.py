@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.analysis.sentences import Span, split
+from core.analysis.sentences import Span, formulaic, split
 from core.kb.embedder import load_embedder, load_onnx_embedder
 from core.lang import detect_language
 
@@ -24,6 +24,10 @@ E5 = "multilingual-e5-small"
 MINILM = "all-MiniLM-L6-v2"
 E5_DIM = MINILM_DIM = 384
 MAX_MESSAGE_CHARS = 20_000     # the rest of a huge message is not analysed
+# Bumped whenever a message's features change for the same text (training caches
+# vectors by text and this version).  2: greetings, closings and signatures left out of
+# the message vector.
+FEATURES_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,7 @@ class MessageFeatures:
     sentences: list[Span]
     sentence_vectors: np.ndarray    # (sentences, E5_DIM)
     message_vector: np.ndarray      # (E5_DIM + MINILM_DIM,)
+    formulaic: tuple[bool, ...] = ()   # per sentence: a greeting, closing or signature
 
 
 class Featurizer:
@@ -67,13 +72,16 @@ class Featurizer:
         for i, ss in enumerate(spans):
             own = vectors[at:at + len(ss)]
             at += len(ss)
-            mean = own.mean(axis=0) if len(ss) else np.zeros(E5_DIM, dtype=np.float32)
+            marks = formulaic(ss)
+            said = own[[not m for m in marks]]      # what the customer says: the opinion
+            mean = said.mean(axis=0) if len(said) else np.zeros(E5_DIM, dtype=np.float32)
             norm = float(np.linalg.norm(mean))
             mean = mean / norm if norm else mean
             out.append(MessageFeatures(
                 lang=langs[i], sentences=ss, sentence_vectors=own,
                 message_vector=np.concatenate(
-                    [mean, minilm.get(i, np.zeros(MINILM_DIM, dtype=np.float32))])))
+                    [mean, minilm.get(i, np.zeros(MINILM_DIM, dtype=np.float32))]),
+                formulaic=tuple(marks)))
         return out
 
 

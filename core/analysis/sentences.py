@@ -1,6 +1,9 @@
 """Sentences of a customer message with their place in it, for per-sentence sentiment
 and highlighting.  Chinese ends (。！？；…) and English ones (. ! ? followed by a space)
-both split; quoted history is the caller's to leave out."""
+both split; quoted history is the caller's to leave out.  ``formulaic`` tells the
+greeting, the closing and the signature ("Hi,", "Thanks,", "Hannah") from what the
+customer says: they carry no opinion, and counted in they make every polite request
+read as positive."""
 
 from __future__ import annotations
 
@@ -44,3 +47,29 @@ def split(text: str, *, limit: int = MAX_SENTENCES) -> list[Span]:
             return spans[:limit]
     add(start, len(text))
     return spans[:limit]
+
+
+_GREETING = re.compile(
+    r"^(?:hi|hello|hey|hiya|hi there|hello there|hey there|good (?:morning|afternoon|evening)|"
+    r"greetings|dear(?: [\w.'-]+){0,3}|to whom it may concern|您好|你好|亲|親|亲亲|親親|在吗|在嗎|"
+    r"哈喽|哈囉|客服你好|客服您好)[\s,，.。!！~～:：]*$", re.IGNORECASE)
+_CLOSING = re.compile(
+    r"^(?:thanks|thank you|thanks in advance|thank you in advance|many thanks|thanks again|"
+    r"thanks so much|cheers|best|best regards|best wishes|kind regards|warm regards|regards|"
+    r"sincerely|yours(?: sincerely| truly| faithfully)?|all the best|thx|ty|"
+    r"谢谢|謝謝|谢谢你|謝謝你|谢谢您|謝謝您|多谢|多謝|感谢|感謝|辛苦了|此致|敬礼|敬禮|麻烦了|麻煩了)"
+    r"[\s,，.。!！~～]*$", re.IGNORECASE)
+SIGNATURE_CHARS = 40        # a line after the closing this short is a name or a title
+
+
+def formulaic(spans: list[Span]) -> list[bool]:
+    """For each sentence, whether it is a greeting, a closing or the signature after the
+    closing; all False when that would leave nothing."""
+    marks = [bool(_GREETING.match(s.text) or _CLOSING.match(s.text)) for s in spans]
+    closing = next((i for i in range(len(spans) - 1, max(-1, len(spans) - 5), -1)
+                    if _CLOSING.match(spans[i].text)), None)
+    if closing is not None:
+        for i in range(closing + 1, len(spans)):
+            if len(spans[i].text) <= SIGNATURE_CHARS:
+                marks[i] = True
+    return [False] * len(spans) if all(marks) else marks

@@ -13,7 +13,7 @@ from core.analysis.analyzer import Analyzer
 from core.analysis.features import E5_DIM, MINILM_DIM, MessageFeatures
 from core.analysis.heads import AnalysisError, LinearHead, load_heads, save_heads
 from core.analysis.lexicon import Lexicon
-from core.analysis.sentences import split
+from core.analysis.sentences import formulaic, split
 from core.lang import detect_language
 
 GOOD = ("great", "love", "thanks", "好评", "满意", "喜欢")
@@ -23,7 +23,7 @@ BAD = ("broken", "terrible", "angry", "差", "坏", "退款", "垃圾")
 class FakeFeaturizer:
     """Dimension 0 of a sentence vector: +1 per good word, -1 per bad word; dimension 1:
     how many such words (the fake heads below read only those); message vector: the
-    mean, as the real one."""
+    mean of the sentences that are not greetings, closings or signature, as the real one."""
 
     def messages(self, texts, *, english_model=True):
         out = []
@@ -34,9 +34,12 @@ class FakeFeaturizer:
                 low = span.text.lower()
                 good, bad = sum(w in low for w in GOOD), sum(w in low for w in BAD)
                 vectors[n, 0], vectors[n, 1] = good - bad, good + bad
-            mean = vectors.mean(axis=0) if len(spans) else np.zeros(E5_DIM, np.float32)
+            marks = formulaic(spans)
+            said = vectors[[not m for m in marks]]
+            mean = said.mean(axis=0) if len(said) else np.zeros(E5_DIM, np.float32)
             out.append(MessageFeatures(detect_language(text), spans, vectors,
-                                       np.concatenate([mean, np.zeros(MINILM_DIM, np.float32)])))
+                                       np.concatenate([mean, np.zeros(MINILM_DIM, np.float32)]),
+                                       tuple(marks)))
         return out
 
 
@@ -85,6 +88,35 @@ def test_sentences_keep_their_place_in_the_text():
     assert split("") == [] and split("😀😀 !!!") == []
     assert len(split("好" * 1300)) == 3          # no punctuation: cut into pieces
     assert len(split("句子。" * 500)) == 64       # a huge message: its first sentences
+
+
+@pytest.mark.parametrize("text, marks", [
+    ("Hi there,\nI'd like to return it. It arrived broken!\nThanks,\nHannah",
+     [True, False, False, True, True]),
+    ("Hello,\nOur office bought 6 kettles.\nKind regards,\nJames Okafor\nOffice Manager",
+     [True, False, True, True, True]),
+    ("亲，你好，东西坏了。谢谢", [False, True]),
+    ("您好！\n发票抬头写错了，麻烦重开。\n谢谢！\n王芳", [True, False, True, True]),
+    ("Thanks!", [False]),                                  # all of it: kept
+    ("Thank you so much, great service!", [False]),
+    ("Best product ever. Thanks, Anna", [False, False]),   # "Thanks, Anna" is one sentence
+    ("Thanks,\nbut the lamp still flickers after the second repair and I am tired of it.",
+     [True, False]),                                       # long lines are not a signature
+])
+def test_greetings_closings_and_signatures(text, marks):
+    assert formulaic(split(text)) == marks
+
+
+def test_formulaic_sentences_carry_no_opinion(analyzer):
+    result = analyzer.analyze("Hi,\nThe lamp is broken and terrible.\nThanks,\nHannah")
+    assert result.sentiment in ("negative", "very_negative")
+    assert [s.sentiment for s in result.sentences] == ["neutral", "very_negative", "neutral",
+                                                       "neutral"]
+    assert [s.score for s in result.sentences][2:] == [0.0, 0.0]
+    # Without the closing and the greeting the same words give the same message score.
+    assert result.score == pytest.approx(
+        analyzer.analyze("The lamp is broken and terrible.").score)
+    assert analyzer.analyze("Great, thanks!").sentiment != "neutral"
 
 
 @pytest.mark.parametrize("text, reasons", [
