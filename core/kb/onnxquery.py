@@ -71,17 +71,7 @@ class OnnxQueryEncoder:
     def encode(self, text: str, *, prefix: str | None = None) -> np.ndarray:
         """One text's unit vector; ``prefix`` replaces the query prefix (e5 reads
         passages as "passage: ...", the same network)."""
-        encoding = self._tokenizer.encode((self.prefix if prefix is None else prefix) + text)
-        ids = np.asarray([encoding.ids], dtype=np.int64)
-        mask = np.asarray([encoding.attention_mask], dtype=np.int64)
-        hidden = self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
-        if self.pooling == "cls":
-            vector = hidden[0, 0]
-        else:
-            vector = (hidden[0] * mask[0, :, None]).sum(axis=0) / max(1, int(mask.sum()))
-        norm = float(np.linalg.norm(vector))
-        return (vector / norm if norm else vector).astype(np.float32)
-
+        return self.encode_many([text], prefix=prefix)[0]
 
     def encode_many(self, texts: list[str], *, prefix: str | None = None,
                     batch: int = 32) -> np.ndarray:

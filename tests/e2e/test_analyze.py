@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.e2e.conftest import run_kefu
+from tests.e2e.conftest import modules_after, run_kefu
 from tests.e2e.test_kb_cli import workspace
 
 pytestmark = pytest.mark.model
@@ -100,13 +100,10 @@ def test_the_apps_analyser_process_answers_and_comes_back_after_a_crash(tmp_path
 def test_the_analyser_runs_on_onnx_alone_with_the_models_vectors(tmp_path, e5_model):
     """With setup's ONNX exports the analyser needs no PyTorch (a fraction of the memory
     and load time), and its features are the sentence-transformers models' own."""
-    import subprocess
-    import sys
-
     import numpy as np
 
     from core.analysis.features import E5_DIM, Featurizer
-    from tests.conftest import REAL_MODELS_DIR, ROOT
+    from tests.conftest import REAL_MODELS_DIR
 
     texts = ["The kettle leaks and the lid is cracked. My lawyer will be in touch.",
              "质量太差了，用了两天就坏了。再不处理我就打12315投诉！",
@@ -126,14 +123,8 @@ def test_the_analyser_runs_on_onnx_alone_with_the_models_vectors(tmp_path, e5_mo
         english = mine.message_vector[E5_DIM:]
         assert np.allclose(english, theirs.message_vector[E5_DIM:], atol=1e-3)
     assert np.linalg.norm(light.messages(texts[:1])[0].message_vector[E5_DIM:]) > 0.99
-    probe = (
-        "import sys\n"
-        "from pathlib import Path\n"
+    printed, torch = modules_after(
         "from core.analysis.analyzer import Analyzer\n"
-        f"a = Analyzer.load(Path({str(REAL_MODELS_DIR)!r}))\n"
-        "r = a.analyze('质量太差了，再不处理我就打12315投诉！')\n"
-        "print(r.escalation, 'torch' in sys.modules)\n")
-    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["True", "False"]
+        "a = Analyzer.load(MODELS)\n"
+        "print(a.analyze('质量太差了，再不处理我就打12315投诉！').escalation)")
+    assert printed == "True" and not torch

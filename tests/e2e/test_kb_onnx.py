@@ -10,6 +10,7 @@ import pytest
 
 from core.kb.embedder import PAIRED, load_embedder, onnx_folder
 from tests.conftest import REAL_MODELS_DIR
+from tests.e2e.conftest import modules_after
 
 pytestmark = pytest.mark.model
 
@@ -57,11 +58,7 @@ PASSAGES = ["Harbor Electric Kettle\nKitchen Appliances\n1.7 L stainless kettle,
 def test_the_product_embedder_runs_on_onnx_alone_with_the_models_vectors(e5_model):
     """Products are embedded without PyTorch (hundreds of MB, not two GB), and the
     vectors are the sentence-transformers model's, so either may fill the index."""
-    import subprocess
-    import sys
-
     from core.kb.embedder import load_onnx_embedder
-    from tests.conftest import ROOT
 
     light = load_onnx_embedder("multilingual-e5-small", REAL_MODELS_DIR)
     assert light is not None and light.name == "multilingual-e5-small"
@@ -74,14 +71,8 @@ def test_the_product_embedder_runs_on_onnx_alone_with_the_models_vectors(e5_mode
     assert (np.sum(batch * full.embed_queries(QUERIES + ["电热水壶"]), axis=1) > 0.9999).all()
     assert float(np.dot(batch[-1], light.embed_query("电热水壶"))) > 0.9999
     # In a fresh process, recommending products imports no torch at all.
-    probe = (
-        "import sys\n"
-        "from pathlib import Path\n"
+    printed, torch = modules_after(
         "from core.kb.embedder import load_onnx_embedder\n"
-        f"e = load_onnx_embedder('multilingual-e5-small', Path({str(REAL_MODELS_DIR)!r}))\n"
-        "e.embed_passages(['kettle']); e.embed_query('kettle')\n"
-        "print('torch' in sys.modules)\n")
-    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "False"
+        "e = load_onnx_embedder('multilingual-e5-small', MODELS)\n"
+        "e.embed_passages(['kettle']); e.embed_query('kettle')")
+    assert printed == "" and not torch
