@@ -146,7 +146,9 @@ class Analyzer:
             neutral = subjective.probabilities(vectors)[:, neutral_at]
             return [_level(p, float(q), senti.classes) for p, q in zip(polarity, neutral)]
 
-        (label, score, confidence), = levels(message[:, :E5_DIM], [text])
+        said = "".join(s.text for s, form in zip(f.sentences, f.formulaic or
+                                                  [False] * len(f.sentences)) if not form)
+        (label, score, confidence), = levels(message[:, :E5_DIM], [said])
         per_sentence = levels(f.sentence_vectors, [s.text for s in f.sentences])
         for n, form in enumerate(f.formulaic):     # "Hi,", "Thanks,", the signature
             if form:

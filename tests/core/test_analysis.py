@@ -207,6 +207,10 @@ def test_chinese_sentiment_weighs_the_lexicon_in(tmp_path):
     # A sentence the vectors call good but the lexicon knows is bad, per sentence too.
     both = mixed.analyze("这件衣服很好，喜欢。洗了一次就掉色掉色掉色。")
     assert [s.score > 0 for s in both.sentences] == [True, False]
+    # The closing's thanks is not the customer's opinion for the lexicon either.
+    thanks = Analyzer(FakeFeaturizer(), load_heads(fake_heads(tmp_path, lexicon_weight=8.0)),
+                      Lexicon(polarity={"谢谢": 1.0}))
+    assert thanks.analyze("订单什么时候发货。\n谢谢").score == pytest.approx(0.0)
     # English never goes through the lexicon.
     english = mixed.analyze("I love it, thanks!")
     assert english.score == plain.analyze("I love it, thanks!").score
