@@ -13,6 +13,9 @@
   looking at what the detector missed on them) and escalation_test4.jsonl (written last,
   by an author who saw nothing of the detector or the other sets, after every choice:
   the clean measure): precision and recall of "escalation", and of each reason.
+- Requests' mood: how the plain requests of intents_en.jsonl read (mostly neutral is
+  right), and bench/analysis_sets/mood_emails.jsonl: whole emails, neutral, negative or
+  positive, written by an author who saw nothing of the analyser.
 - Throughput: 1,000 customer messages (the review and intent texts, mixed) through
   ``Analyzer.analyze_many`` after loading; peak resident memory of the process.
 """
@@ -86,6 +89,38 @@ def intents(analyzer: Analyzer) -> dict:
             "top_confusions": [f"{a} -> {b}: {k}" for (a, b), k in confusions.most_common(8)]}
 
 
+def requests_mood(analyzer: Analyzer) -> dict:
+    """How plain requests read: the Bitext requests of intents_en.jsonl, less the
+    complaint and review intents (opinions by definition), by five-level label.  A
+    request should mostly read neutral; a polite one read as positive, or a factual one
+    as negative, is noise in the queue's mood column."""
+    rows = [r for r in read_jsonl(EVAL / "intents_en.jsonl")
+            if r["intent"] not in ("complaint", "review")]
+    results = analyzer.analyze_many([r["text"] for r in rows])
+    counts = Counter(res.sentiment for res in results)
+    return {"n": len(rows), "neutral": round(counts["neutral"] / len(rows), 3),
+            "by_label": dict(counts.most_common())}
+
+
+def mood_emails(analyzer: Analyzer) -> dict:
+    """bench/analysis_sets/mood_emails.jsonl: whole emails (greeting, details, signature)
+    labelled neutral, negative or positive by an author who saw nothing of the analyser.
+    For each mood, the share read as that mood (very_ counts with its plain level)."""
+    rows = read_jsonl(SETS / "mood_emails.jsonl")
+    results = analyzer.analyze_many([r["text"] for r in rows])
+    plain = {"very_negative": "negative", "very_positive": "positive"}
+    out: dict = {"n": len(rows)}
+    for mood in ("neutral", "negative", "positive"):
+        got = Counter(plain.get(res.sentiment, res.sentiment)
+                      for r, res in zip(rows, results) if r["mood"] == mood)
+        total = sum(got.values())
+        out[mood] = {"n": total, "right": round(got[mood] / max(1, total), 3),
+                     "read_as": dict(got.most_common())}
+    out["accuracy"] = round(sum(plain.get(res.sentiment, res.sentiment) == r["mood"]
+                                for r, res in zip(rows, results)) / max(1, len(rows)), 3)
+    return out
+
+
 def escalation(analyzer: Analyzer, name: str) -> dict:
     rows = read_jsonl(SETS / f"{name}.jsonl")
     results = analyzer.analyze_many([r["text"] for r in rows])
@@ -127,9 +162,11 @@ def main() -> int:
     out = {"load_seconds": round(time.perf_counter() - started, 1),
            "throughput": throughput(analyzer),
            "sentiment_zh": sentiment(analyzer, "zh"), "sentiment_en": sentiment(analyzer, "en"),
-           "intent_en": intents(analyzer),
+           "intent_en": intents(analyzer), "requests_mood": requests_mood(analyzer),
            "escalation_dev": escalation(analyzer, "escalation"),
            "escalation_heldout": escalation(analyzer, "escalation_heldout")}
+    if (SETS / "mood_emails.jsonl").is_file():
+        out["mood_emails"] = mood_emails(analyzer)
     for name in ("escalation_test3", "escalation_test4"):
         if (SETS / f"{name}.jsonl").is_file():
             out[name] = escalation(analyzer, name)
