@@ -139,8 +139,10 @@ class Analyzer:
 
         chinese = f.lang.startswith("zh")
 
-        def levels(vectors: np.ndarray, texts: list[str]) -> list[tuple[str, float, float]]:
-            polarity = senti.probabilities(vectors)
+        def levels(vectors: np.ndarray, texts: list[str],
+                   polarity: np.ndarray | None = None) -> list[tuple[str, float, float]]:
+            if polarity is None:
+                polarity = senti.probabilities(vectors)
             if chinese:     # the vectors' opinion and the lexicon's, weighed by training
                 polarity = self._with_lexicon(polarity, texts)
             neutral = subjective.probabilities(vectors)[:, neutral_at]
@@ -148,15 +150,16 @@ class Analyzer:
 
         said = "".join(s.text for s, form in zip(f.sentences, f.formulaic or
                                                   [False] * len(f.sentences)) if not form)
-        (label, score, confidence), = levels(message[:, :E5_DIM], [said])
+        message_polarity = senti.probabilities(message[:, :E5_DIM])
+        (label, score, confidence), = levels(message[:, :E5_DIM], [said], message_polarity)
         per_sentence = levels(f.sentence_vectors, [s.text for s in f.sentences])
         for n, form in enumerate(f.formulaic):     # "Hi,", "Thanks,", the signature
             if form:
                 per_sentence[n] = ("neutral", 0.0, 0.0)
         cues = rules.find_cues(text)
         odds = heads.escalation.probabilities(message)[0]
-        negative = float(senti.probabilities(message[:, :E5_DIM])[0][
-            senti.classes.index("negative")])       # what the gate was trained on
+        # The gate was trained on the vectors' own negativity (without the lexicon).
+        negative = float(message_polarity[0, senti.classes.index("negative")])
         gate = heads.escalation_gate.probabilities(
             rules.gate_features(text, cues, odds, negative)[None, :])[0]
         reasons: set[str] = set()

@@ -55,28 +55,28 @@ class Lexicon:
         except (OSError, UnicodeDecodeError) as exc:
             raise AnalysisError(f"The analyser's lexicon {path} cannot be read ({exc}).") \
                 from None
-        lexicon = cls()
-        for number, line in enumerate(text.splitlines(), 1):
-            parts = line.split("\t")
-            if number == 1 or not line.strip() or len(parts) != 3:
+        polarity: dict[str, float] = {}
+        degrees: dict[str, float] = {}
+        negators: set[str] = set()
+        contrasts: set[str] = set()
+        for line in text.splitlines()[1:]:          # the first line is the header
+            parts = [part.strip() for part in line.split("\t")]
+            if len(parts) != 3 or not parts[0]:
                 continue
-            term, kind, value = parts[0].strip(), parts[1].strip(), parts[2].strip()
-            if not term:
-                continue
+            term, kind, value = parts
             try:
-                number_value = float(value)
+                number = float(value)
             except ValueError:
                 continue
             if kind == "pol":
-                lexicon.polarity[term] = number_value
-            elif kind == "neg":
-                lexicon.negators.add(term)
+                polarity[term] = number
             elif kind == "deg":
-                lexicon.degrees[term] = number_value
+                degrees[term] = number
+            elif kind == "neg":
+                negators.add(term)
             elif kind == "but":
-                lexicon.contrasts.add(term)
-        lexicon.__post_init__()
-        return lexicon
+                contrasts.add(term)
+        return cls(polarity, negators, degrees, contrasts)
 
     def _match(self, text: str, at: int) -> tuple[str, str] | None:
         """The longest term starting at ``at``, with its kind."""
