@@ -7,7 +7,9 @@ terms with a polarity from -3 to 3 (``pol``), negators (``neg``), degree adverbs
 multiplier (``deg``) and contrast words after which a clause counts for more (``but``).
 Scoring matches the longest term at each position, clause by clause: a polarity term
 takes the degree and negation before it in its clause, and a contrast word weighs what
-came before it in the sentence down and what follows up.  Pure Python, no segmenter.
+came before it in the sentence down and what follows up.  Where a polarity term's last
+character opens a polarity term of the other sign ("效果好差": 效果好 and 好差), the second
+reading wins: there 好 is "very", not "good".  Pure Python, no segmenter.
 """
 
 from __future__ import annotations
@@ -78,9 +80,10 @@ class Lexicon:
                 contrasts.add(term)
         return cls(polarity, negators, degrees, contrasts)
 
-    def _match(self, text: str, at: int) -> tuple[str, str] | None:
-        """The longest term starting at ``at``, with its kind."""
-        for size in range(min(self._longest, len(text) - at), 0, -1):
+    def _match(self, text: str, at: int, longest: int | None = None) -> tuple[str, str] | None:
+        """The longest term starting at ``at`` (of at most ``longest`` characters), with
+        its kind."""
+        for size in range(min(longest or self._longest, len(text) - at), 0, -1):
             term = text[at:at + size]
             if term in self.polarity:
                 return term, "pol"
@@ -92,6 +95,16 @@ class Lexicon:
                 return term, "deg"
         return None
 
+    def _yields(self, text: str, at: int, term: str) -> bool:
+        """Whether the polarity term ``term`` at ``at`` gives up its last character to a
+        polarity term of the other sign that starts there ("效果好|好差")."""
+        if len(term) < 2:
+            return False
+        end = at + len(term)
+        following = self._match(text, end - 1)
+        return (following is not None and following[1] == "pol" and len(following[0]) > 1
+                and self.polarity[following[0]] * self.polarity[term] < 0)
+
     def _clause(self, clause: str) -> tuple[float, bool]:
         """(score of the clause, whether it opens with a contrast word)."""
         score, negations, degree, weight, at = 0.0, 0, 1.0, 1.0, 0
@@ -102,6 +115,12 @@ class Lexicon:
                 at += 1
                 continue
             term, kind = found
+            if kind == "pol" and self._yields(clause, at, term):
+                found = self._match(clause, at, len(term) - 1)
+                if found is None:
+                    at += len(term) - 1
+                    continue
+                term, kind = found
             if kind == "pol":
                 value = self.polarity[term] * degree * weight
                 score += value * (NEGATED if negations % 2 else 1.0)

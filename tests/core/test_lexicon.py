@@ -33,6 +33,17 @@ def test_a_contrast_weighs_what_follows():
     assert LEX.score("垃圾。好，但是失望") < LEX.score("好，但是失望")
 
 
+def test_a_term_gives_its_last_character_to_a_term_of_the_other_sign():
+    lexicon = Lexicon(polarity={"效果好": 2.0, "好差": -2.0, "好看": 2.0, "不好": -2.0,
+                                "好用": 2.0},
+                      negators={"不"})
+    assert lexicon.score("效果好") > 0
+    assert lexicon.score("效果好差") < 0          # 效果|好差: 好 is "very" here
+    assert lexicon.score("不好看") < 0            # 不|好看: negated, not 不好 and a stray 看
+    assert lexicon.score("不好看") > lexicon.score("不好")
+    assert lexicon.score("效果好用") > 0          # the same sign: the longest match stands
+
+
 def test_the_score_is_bounded_and_survives_huge_input():
     assert LEX.score("垃圾" * 100) == pytest.approx(-1.0)
     assert -1.0 <= LEX.score("好，" * 50_000) <= 1.0
