@@ -28,7 +28,9 @@ class KbWorker(QObject):
     request_sync = Signal(bool)                  # rebuild from scratch?
     request_add = Signal(list)                   # paths (str)
     request_remove = Signal(str)
-    request_search = Signal(int, object, int)    # request id, Ticket, k
+    # request id, Ticket, k, the query's translation: None to ask for one if the knowledge
+    # base holds the other language, "" to search without one, or the translation
+    request_search = Signal(int, object, int, object)
     request_documents = Signal()
     request_warmup = Signal()                    # load the embedding model ahead of use
 
@@ -37,6 +39,7 @@ class KbWorker(QObject):
     summary = Signal(object)                     # IndexSummary
     documents = Signal(list, list)               # folders, DocumentRecords
     search_done = Signal(int, object)            # request id, list[Source] (or None: no KB)
+    translation_wanted = Signal(int, str, str)   # request id, query, target language
     failed = Signal(str)
 
     def __init__(self, kb_factory: Callable[[], KnowledgeBase]) -> None:
@@ -111,13 +114,19 @@ class KbWorker(QObject):
             return
         self._sync(False)
 
-    @Slot(int, object, int)
-    def _search(self, request_id: int, ticket: Ticket, k: int) -> None:
+    @Slot(int, object, int, object)
+    def _search(self, request_id: int, ticket: Ticket, k: int, translated) -> None:
         try:
             if k == 0 or not self.kb.folders():
                 self.search_done.emit(request_id, None)
                 return
-            hits = self.kb.search(retrieval_query(ticket), k=k)
+            query = retrieval_query(ticket)
+            if translated is None:
+                target = self.kb.translation_target(query)
+                if target:      # the model translates it first (core/kb/translate.py)
+                    self.translation_wanted.emit(request_id, query, target)
+                    return
+            hits = self.kb.search(query, k=k, translated=translated or None)
             self.search_done.emit(request_id, sources_from_hits(hits))
         except Exception as exc:  # noqa: BLE001
             self._report(exc)

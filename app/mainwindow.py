@@ -223,6 +223,7 @@ class MainWindow(QMainWindow):
         self.worker.tokens.connect(self._on_tokens)
         self.worker.draft_finished.connect(self._on_finished)
         self.worker.draft_failed.connect(self._on_failed)
+        self.worker.translated.connect(self._on_translated)
 
         self.kb_worker: KbWorker | None = None
         self._kb_thread: OwnerThread | None = None
@@ -230,10 +231,14 @@ class MainWindow(QMainWindow):
             self.kb_worker = KbWorker(kb_factory)
             self._kb_thread = OwnerThread(self.kb_worker, name="kefu-kb")
             self.kb_worker.search_done.connect(self._on_sources)
+            self.kb_worker.translation_wanted.connect(self._on_translation_wanted)
             self.kb_worker.summary.connect(self.kb_indexed)
             self.kb_worker.failed.connect(
                 lambda m: self.show_note(f"Knowledge base: {m}", error=True))
         self._pending_ticket: Ticket | None = None
+        # Search queries already translated (query -> translation), so Regenerate does not
+        # translate again, which would also evict the draft's prompt from the model's cache.
+        self._translations: dict[str, str] = {}
 
         # The analyser reads customer messages in the background, a batch at a time.
         self.analysis_worker: AnalysisWorker | None = None
@@ -1191,8 +1196,9 @@ class MainWindow(QMainWindow):
         if self.kb_worker is not None and self._settings.kb_results > 0:
             self.speed_label.setText("Searching the knowledge base…")
             self._pending_ticket = ticket
-            self.kb_worker.request_search.emit(self._request_id, ticket,
-                                               self._settings.kb_results)
+            self.kb_worker.request_search.emit(
+                self._request_id, ticket, self._settings.kb_results,
+                None if self._settings.kb_translate else "")
         else:
             self._send_draft(ticket, None)
 
@@ -1205,6 +1211,34 @@ class MainWindow(QMainWindow):
             self.speed_label.setText("")
             return
         self._send_draft(ticket, sources)
+
+    def _on_translation_wanted(self, request_id: int, query: str, target: str) -> None:
+        if self._stale(request_id) or self._pending_ticket is None:
+            return
+        if query in self._translations:
+            self.kb_worker.request_search.emit(request_id, self._pending_ticket,
+                                               self._settings.kb_results,
+                                               self._translations[query])
+            return
+        self.speed_label.setText("Translating the question to search the "
+                                 + ("English" if target == "en" else "Chinese")
+                                 + " passages…")
+        self.worker.request_translate.emit(request_id, query, target)
+
+    def _on_translated(self, request_id: int, query: str, translated: str) -> None:
+        if self._stale(request_id) or self._pending_ticket is None:
+            return
+        if self.worker.stop_flag.is_set():  # Stop pressed while translating
+            self._pending_ticket = None
+            self._end_stream()
+            self.speed_label.setText("")
+            return
+        if len(self._translations) >= 200:
+            self._translations.pop(next(iter(self._translations)))
+        self._translations[query] = translated
+        self.speed_label.setText("Searching the knowledge base…")
+        self.kb_worker.request_search.emit(request_id, self._pending_ticket,
+                                           self._settings.kb_results, translated)
 
     def _send_draft(self, ticket: Ticket, sources) -> None:
         self._sources = list(sources or [])

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QLabel,
-                               QLineEdit, QPlainTextEdit, QScrollArea, QSpinBox, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QDoubleSpinBox,
+                               QFormLayout, QLabel, QLineEdit, QPlainTextEdit, QScrollArea,
+                               QSpinBox, QVBoxLayout, QWidget)
 
 from core.errors import ConfigError
 from core.settings import Settings
@@ -27,9 +27,10 @@ class SettingsDialog(QDialog):
         for f in fields(Settings):
             meta = f.metadata
             value = getattr(settings, f.name)
-            if isinstance(value, bool):
-                continue
-            if isinstance(value, int):
+            if isinstance(value, bool):      # before int: a bool is an int
+                editor = QCheckBox()
+                editor.setChecked(value)
+            elif isinstance(value, int):
                 editor = QSpinBox()
                 editor.setRange(int(meta["minimum"] if meta["minimum"] is not None else -2**31),
                                 int(meta["maximum"] if meta["maximum"] is not None else 2**31 - 1))
@@ -70,7 +71,9 @@ class SettingsDialog(QDialog):
     def values(self) -> dict:
         out = {}
         for name, editor in self._editors.items():
-            if isinstance(editor, (QSpinBox, QDoubleSpinBox)):
+            if isinstance(editor, QCheckBox):
+                out[name] = editor.isChecked()
+            elif isinstance(editor, (QSpinBox, QDoubleSpinBox)):
                 out[name] = editor.value()
             elif isinstance(editor, QPlainTextEdit):
                 out[name] = editor.toPlainText()

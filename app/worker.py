@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from core.drafting import DraftNotes, DraftResult, draft
 from core.engine import Engine, PromptProgress, StopFlag, TokenDelta
 from core.errors import KefuError
+from core.kb.translate import translate_query
 from core.settings import Settings
 from core.tickets import Ticket
 
@@ -34,6 +35,7 @@ class EngineWorker(QObject):
     request_load = Signal(str)
     # request id, Ticket, sources (or None), a catalog product the draft may mention (or "")
     request_draft = Signal(int, object, object, str)
+    request_translate = Signal(int, str, str)    # request id, text, target language
 
     # outputs
     load_started = Signal(str)                   # what is happening, in words
@@ -44,6 +46,7 @@ class EngineWorker(QObject):
     tokens = Signal(int, str, int)               # request id, text, tokens so far
     draft_finished = Signal(int, object)         # request id, DraftResult
     draft_failed = Signal(int, str)              # request id, message
+    translated = Signal(int, str, str)           # request id, text, translation ("": none)
 
     def __init__(self, engine_factory: Callable[[], Engine], settings: Settings) -> None:
         super().__init__()
@@ -53,6 +56,7 @@ class EngineWorker(QObject):
         self.stop_flag = StopFlag()
         self.request_load.connect(self._load)
         self.request_draft.connect(self._draft)
+        self.request_translate.connect(self._translate)
 
     def set_settings(self, settings: Settings) -> None:
         # Settings are an immutable value, so swapping the reference is safe.
@@ -111,6 +115,18 @@ class EngineWorker(QObject):
             log.exception("Draft failed")
             self._flush(request_id, pending, count)
             self.draft_failed.emit(request_id, f"Unexpected error while drafting: {exc!r}")
+
+    @Slot(int, str, str)
+    def _translate(self, request_id: int, text: str, target: str) -> None:
+        """The search query in the knowledge base's other language; "" when the model
+        gives none or fails: the search then goes on without it."""
+        result = None
+        if self._engine is not None and self._engine.info is not None:
+            try:
+                result = translate_query(self._engine, text, target, stop=self.stop_flag)
+            except Exception:  # noqa: BLE001 - a search aid: never stop the draft over it
+                log.exception("Translating the search query failed")
+        self.translated.emit(request_id, text, result or "")
 
     def _flush(self, request_id: int, pending: list[str], count: int) -> None:
         if pending:

@@ -1,11 +1,13 @@
 """Measure the knowledge base: retrieval quality, indexing throughput, search latency.
 
-    python bench/kb_bench.py retrieval [--embedder KEY] [--json]
+    python bench/kb_bench.py retrieval [--embedder KEY] [--translate-with MODEL.gguf]
     python bench/kb_bench.py speed [--chunks 50000] [--json]
 
 Retrieval: ../shared/eval/faq.jsonl indexed (question and answer of each entry) and
 queried with faq_queries.jsonl; and the demo knowledge base (resources/demo/kb) queried
-with bench/kb_queries/{en,zh,cross}.jsonl.  Each in hybrid, vector-only and
+with bench/kb_queries/{en,zh,cross,cross2}.jsonl; with --translate-with MODEL.gguf, also
+with each query translated by that model where the knowledge base wants it (as drafting
+does).  Each in hybrid, vector-only and
 keyword-only mode.  The evaluation data is read in place, never copied into the repo.
 Results are recorded in docs/benchmarks.md.
 """
@@ -39,10 +41,13 @@ def read_jsonl(path: Path) -> list[dict]:
             if line.strip()]
 
 
-def hits_at(kb: KnowledgeBase, queries: list[tuple[str, set[str]]], relative_to: Path) -> dict:
+def hits_at(kb: KnowledgeBase, queries: list[tuple[str, set[str]]], relative_to: Path,
+            translations: dict[str, str] | None = None) -> dict:
     h1 = h3 = h5 = 0
     for query, expected in queries:
-        results = [_rel(h.chunk.source, relative_to) for h in kb.search(query, k=5)]
+        translated = (translations or {}).get(query)
+        results = [_rel(h.chunk.source, relative_to)
+                   for h in kb.search(query, k=5, translated=translated)]
         h1 += bool(set(results[:1]) & expected)
         h3 += bool(set(results[:3]) & expected)
         h5 += bool(set(results[:5]) & expected)
@@ -60,7 +65,36 @@ def _rel(source: str, base: Path) -> str:
     return f"{rel}#{row}" if row else rel
 
 
-def retrieval(embedder_key: str) -> dict:
+DEMO_SETS = ("en", "zh", "cross", "cross2")
+
+
+def translate_all(model: Path, kb: KnowledgeBase, queries: list[str]) -> tuple[dict, dict]:
+    """Each query translated as drafting does it (core/kb/translate.py), where the demo
+    knowledge base wants a translation; and the time it took."""
+    from core.engine import LlamaEngine
+    from core.kb.translate import translate_query
+    from core.settings import Settings
+
+    engine = LlamaEngine()
+    engine.load(model, Settings())
+    out: dict[str, str] = {}
+    seconds = []
+    try:
+        for query in queries:
+            target = kb.translation_target(query)
+            if target and query not in out:
+                t0 = time.perf_counter()
+                out[query] = translate_query(engine, query, target) or ""
+                seconds.append(time.perf_counter() - t0)
+    finally:
+        engine.unload()
+    return out, {"model": model.name, "translated": len(seconds),
+                 "usable": sum(bool(v) for v in out.values()),
+                 "seconds_mean": round(statistics.mean(seconds), 2) if seconds else None,
+                 "seconds_max": round(max(seconds), 2) if seconds else None}
+
+
+def retrieval(embedder_key: str, translate_with: Path | None = None) -> dict:
     models_dir = Workspace.user_default().models_dir
     embedder = load_embedder(embedder_key, models_dir, threads=physical_cores())
     out: dict = {"embedder": embedder.name}
@@ -91,7 +125,7 @@ def retrieval(embedder_key: str) -> dict:
         kb.add_paths([DEMO_KB])
         list(kb.sync())
         out["demo"] = {}
-        for name in ("en", "zh", "cross"):
+        for name in DEMO_SETS:
             queries = [(q["query"], set(q["expected"])) for q in read_jsonl(QUERIES /
                                                                            f"{name}.jsonl")]
             out["demo"][name] = {}
@@ -100,9 +134,20 @@ def retrieval(embedder_key: str) -> dict:
                 out["demo"][name][mode] = hits_at(kb, queries, DEMO_KB)
         # With the shipped relevance thresholds (what users get).
         kb.params = params_for(embedder.name)
-        out["demo_with_thresholds"] = {
-            name: hits_at(kb, [(q["query"], set(q["expected"])) for q in read_jsonl(
-                QUERIES / f"{name}.jsonl")], DEMO_KB) for name in ("en", "zh", "cross")}
+        sets = {name: [(q["query"], set(q["expected"])) for q in read_jsonl(
+            QUERIES / f"{name}.jsonl")] for name in DEMO_SETS}
+        out["demo_with_thresholds"] = {name: hits_at(kb, queries, DEMO_KB)
+                                       for name, queries in sets.items()}
+        if translate_with is not None:
+            # What drafting does: the shipped search with the model's translation.
+            translations, out["translation"] = translate_all(
+                translate_with, kb, [q for queries in sets.values() for q, _ in queries])
+            out["demo_translated_with_thresholds"] = {
+                name: hits_at(kb, queries, DEMO_KB, translations)
+                for name, queries in sets.items()}
+            kb.params = unthresholded(embedder.name, "hybrid")
+            out["demo_translated"] = {name: hits_at(kb, queries, DEMO_KB, translations)
+                                      for name, queries in sets.items()}
         kb.close()
     return out
 
@@ -215,13 +260,16 @@ def main() -> int:
     sub = parser.add_subparsers(dest="what", required=True)
     r = sub.add_parser("retrieval")
     r.add_argument("--embedder", default="auto")
+    r.add_argument("--translate-with", type=Path, metavar="MODEL.gguf",
+                   help="also search the demo sets with each query translated by this model, "
+                        "as drafting does when the knowledge base holds both languages")
     s = sub.add_parser("speed")
     s.add_argument("--chunks", type=int, default=50000)
     s.add_argument("--embedder", default="auto")
     s.add_argument("--isolated", action="store_true",
                    help="Kefu's side with the model in a child process, as in the app")
     args = parser.parse_args()
-    result = retrieval(args.embedder) if args.what == "retrieval" else speed(
+    result = retrieval(args.embedder, args.translate_with) if args.what == "retrieval" else speed(
         args.chunks, args.embedder, args.isolated)
     print(json.dumps(result, ensure_ascii=False, indent=1))
     return 0

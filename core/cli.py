@@ -96,6 +96,12 @@ def build_parser(extend: Callable[[argparse._SubParsersAction], None] | None = N
     p.add_argument("--queries", metavar="FILE.jsonl",
                    help='one {"query": ...} per line; prints one result object per line')
     p.add_argument("--k", type=int, default=5, help="results per query")
+    p.add_argument("--translate", action="store_true",
+                   help="when the knowledge base holds the other language (Chinese and "
+                        "English), translate each query with the model, as drafting does, "
+                        "and search the other language by the translation")
+    p.add_argument("--model", metavar="FILE.gguf",
+                   help="with --translate: the model to translate with instead of the default")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_kb_search)
 
@@ -262,8 +268,12 @@ def cmd_draft(ctx: Context) -> int:
     ticket = demo_ticket(args.demo) if args.demo is not None else load_ticket_file(args.ticket)
     if args.max_tokens is not None and not 1 <= args.max_tokens <= 4096:
         raise KefuError("--max-tokens must be between 1 and 4096.")
-    sources = None if args.no_kb else _retrieve(ctx, ticket)
     engine = _load_engine(ctx, args.model)
+    try:
+        sources = None if args.no_kb else _retrieve(ctx, ticket, engine)
+    except BaseException:
+        engine.unload()
+        raise
     stop = StopFlag()
     previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
     result: DraftResult | None = None
@@ -299,10 +309,13 @@ def cmd_draft(ctx: Context) -> int:
     return 130 if result.stop_reason == "cancelled" else 0
 
 
-def _retrieve(ctx: Context, ticket):
-    """Passages for ``ticket`` from the workspace's knowledge base; None when it has none."""
+def _retrieve(ctx: Context, ticket, engine=None):
+    """Passages for ``ticket`` from the workspace's knowledge base; None when it has none.
+    With ``engine`` (and the kb_translate setting), a ticket in one language also
+    searches the knowledge base's other language by its translation."""
     from core.kb.grounding import retrieval_query, sources_from_hits
     from core.kb.manifest import Manifest
+    from core.kb.translate import translate_query
 
     kb_dir = ctx.workspace.kb_dir
     if ctx.settings.kb_results == 0 or not (kb_dir / "manifest.sqlite").exists():
@@ -317,7 +330,13 @@ def _retrieve(ctx: Context, ticket):
 
     kb = open_kb(ctx.workspace, ctx.settings)
     try:
-        hits = kb.search(retrieval_query(ticket), k=ctx.settings.kb_results)
+        query = retrieval_query(ticket)
+        translated = None
+        if engine is not None and ctx.settings.kb_translate:
+            target = kb.translation_target(query)
+            if target:
+                translated = translate_query(engine, query, target)
+        hits = kb.search(query, k=ctx.settings.kb_results, translated=translated)
     finally:
         kb.close()
     return sources_from_hits(hits)
@@ -455,29 +474,45 @@ def cmd_kb_list(ctx: Context) -> int:
 
 def cmd_kb_search(ctx: Context) -> int:
     from core.kb.service import open_kb
+    from core.kb.translate import translate_query
 
     args = ctx.args
     if bool(args.query) == bool(args.queries):
         raise KefuError("Give a QUERY or --queries FILE.jsonl (one of them).")
     if not 1 <= args.k <= 100:
         raise KefuError("--k must be between 1 and 100.")
+    if args.model and not args.translate:
+        raise KefuError("--model is for --translate.")
     queries = [args.query] if args.query else _read_queries(Path(args.queries))
     kb = open_kb(ctx.workspace, ctx.settings)
+    engine = None
     try:
         for query in queries:
-            hits = kb.search(query, k=args.k)
+            target = kb.translation_target(query) if args.translate else None
+            translated = None
+            if target:
+                if engine is None:
+                    engine = _load_engine(ctx, args.model)
+                translated = translate_query(engine, query, target)
+            hits = kb.search(query, k=args.k, translated=translated)
             if args.json:
-                print(json.dumps({"query": query, "results": [h.to_json() for h in hits]},
-                                 ensure_ascii=False), flush=True)
+                out = {"query": query, "results": [h.to_json() for h in hits]}
+                if args.translate:
+                    out["translated"] = translated
+                print(json.dumps(out, ensure_ascii=False), flush=True)
             else:
-                print(f"Query: {query}")
+                print(f"Query: {query}" + (f"\nTranslated: {translated}" if translated else ""))
                 if not hits:
                     print("  nothing relevant found")
                 for i, hit in enumerate(hits, 1):
                     text = " ".join(hit.chunk.text.split())
-                    print(f"  [{i}] {hit.score:.3f} {hit.chunk.source}\n      {text[:200]}")
+                    via = " (by the translation)" if hit.translated else ""
+                    print(f"  [{i}] {hit.score:.3f} {hit.chunk.source}{via}\n"
+                          f"      {text[:200]}")
     finally:
         kb.close()
+        if engine is not None:
+            engine.unload()
     return 0
 
 

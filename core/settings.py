@@ -94,6 +94,10 @@ class Settings:
     kb_results: int = setting(
         4, "Knowledge-base passages given to each draft as numbered sources.",
         minimum=0, maximum=10)
+    kb_translate: bool = setting(
+        True, "When the knowledge base holds both Chinese and English passages, the model "
+        "first translates the ticket's question (a second or two) so that passages in the "
+        "other language are found by their meaning, not only by glossary keywords.")
     products_embedder: str = setting(
         "multilingual-e5-small", "Embedding model for product search: 'multilingual-e5-small' "
         "(Chinese questions find English products and the reverse), 'all-MiniLM-L6-v2', "

@@ -23,8 +23,11 @@ class FakeEngine:
 
     def __init__(self, *, reply: str = "Thank you for your message. We will check.",
                  n_ctx: int = 4096, token_delay: float = 0.0, batch: int = 64,
-                 fail_load: str | None = None, offload_reason: str = "fake engine") -> None:
+                 fail_load: str | None = None, offload_reason: str = "fake engine",
+                 translation: str = "") -> None:
         self.reply = reply
+        # The reply to a search-query translation (core/kb/translate.py)
+        self.translation = translation
         self.n_ctx = n_ctx
         self.token_delay = token_delay
         self.batch = batch
@@ -96,7 +99,8 @@ class FakeEngine:
         first = time.perf_counter()
         out = []
         reason = "stop"
-        for i, ch in enumerate(self.reply):
+        translating = messages[0].content.startswith("You are a translator.")
+        for i, ch in enumerate(self.translation if translating else self.reply):
             if stop.is_set():
                 reason = "cancelled"
                 break

@@ -8,6 +8,8 @@ and between embedding batches.
 
 from __future__ import annotations
 
+import dataclasses
+
 import hashlib
 import logging
 import os
@@ -27,11 +29,13 @@ from core.kb.glossary import default_glossary
 from core.kb.keyword import BM25
 from core.kb.manifest import INDEXED, INDEXING, SKIPPED, Manifest
 from core.kb.readers import SUPPORTED, read_document
+from core.kb.translate import translation_target
 from core.lang import detect_language
 
 log = logging.getLogger("kefu.kb")
 
 EMBED_BATCH = 32
+LANGUAGE_SAMPLE = 400       # passages read to tell the knowledge base's languages
 
 
 @dataclass(frozen=True)
@@ -71,12 +75,13 @@ class SearchHit:
     score: float           # the fused relevance used for ranking, 0..~1.3
     similarity: float      # cosine similarity of the passage to the query (0 if not found)
     keyword: float         # keyword score scaled to 0..1
+    translated: bool = False   # found by the query's translation (the other language)
 
     def to_json(self) -> dict:
         return {"source": self.chunk.source, "score": round(self.score, 4),
                 "text": self.chunk.text, "headings": self.chunk.headings,
                 "page": self.chunk.page, "similarity": round(self.similarity, 4),
-                "keyword": round(self.keyword, 4)}
+                "keyword": round(self.keyword, 4), "translated": self.translated}
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,10 @@ class SearchParams:
     # Ranking the other-language slots: the weight of the keyword score of the query's
     # terms translated by the glossary (core/kb/glossary.py).
     cross_keyword_weight: float = 0.0
+    # With the query's translation (``search(translated=...)``): the other-language
+    # slots are the translation's best passages, and one outranks a passage in the
+    # query's language when its similarity to the translation is higher by this much.
+    translated_penalty: float = 0.03
 
 
 # Per embedding model, since their similarity scales differ (e5's cosine similarities
@@ -167,6 +176,25 @@ def _distinct(hits: list[SearchHit], k: int) -> list[SearchHit]:
     return kept
 
 
+def _merge(same: list[SearchHit], other: list[SearchHit], p: SearchParams) -> list[SearchHit]:
+    """Two ranked lists in one: the query's passages and those its translation found.
+    Each keeps its order; at each step the better head goes first, by its cosine
+    similarity to its own query (and keyword score), a translated one less
+    ``translated_penalty``.  (The fused score is not comparable across the two: a
+    paired embedder adds the English model's cosine for English text only.)"""
+    def key(hit: SearchHit) -> float:
+        return (hit.similarity + p.keyword_weight * hit.keyword
+                - (p.translated_penalty if hit.translated else 0.0))
+
+    same, other, out = list(same), list(other), []
+    while same or other:
+        if other and (not same or key(other[0]) > key(same[0])):
+            out.append(other.pop(0))
+        else:
+            out.append(same.pop(0))
+    return out
+
+
 class KnowledgeBase:
     def __init__(self, root: Path, *, embedder_factory: Callable[[], Embedder],
                  params: SearchParams | None = None) -> None:
@@ -179,6 +207,7 @@ class KnowledgeBase:
         self._bm25: BM25 | None = None
         self._stored: int | None = None            # passages in chromadb, between syncs
         self._langs: dict[str, str] = {}           # chunk id -> language, between syncs
+        self._languages: frozenset[str] | None = None
         self._params = params
 
     @property
@@ -399,6 +428,30 @@ class KnowledgeBase:
         self._bm25 = None
         self._stored = None
         self._langs.clear()
+        self._languages = None
+
+    def languages(self) -> frozenset[str]:
+        """The languages ("en", "zh") the passages are written in, from a sample of up
+        to LANGUAGE_SAMPLE of them; a language counts from 2% of the sample (and two
+        passages), so a stray English table in a Chinese knowledge base does not."""
+        if self._languages is None:
+            texts = self.manifest.sample_texts(LANGUAGE_SAMPLE)
+            counts: dict[str, int] = {}
+            for text in texts:
+                lang = detect_language(text)[:2]
+                counts[lang] = counts.get(lang, 0) + 1
+            self._languages = frozenset(lang for lang, n in counts.items()
+                                        if n >= max(2, 0.02 * len(texts)))
+        return self._languages
+
+    def translation_target(self, query: str) -> str | None:
+        """The language ``query`` should be translated into for ``search(translated=)``,
+        or None when a translation would not be used (one language only, or a search
+        without other-language slots)."""
+        p = self.params
+        if p.mode != "hybrid" or p.other_language_slots <= 0:
+            return None
+        return translation_target(query, self.languages())
 
     def _count(self) -> int:
         if self._stored is None:
@@ -410,15 +463,56 @@ class KnowledgeBase:
             self._bm25 = BM25((c.id, c.embed_text) for c in self.manifest.iter_indexed_chunks())
         return self._bm25
 
-    def search(self, query: str, *, k: int | None = None) -> list[SearchHit]:
+    def search(self, query: str, *, k: int | None = None,
+               translated: str | None = None) -> list[SearchHit]:
+        """The ``k`` most relevant passages for ``query``, best first.
+
+        ``translated`` is the query in the knowledge base's other language (Chinese for
+        an English query, English for a Chinese one; ``core.kb.translate``): with it,
+        the other-language slots hold the passages that match the translation, ranked
+        as if the passages were in the query's own language, instead of those the
+        glossary's keywords find.  Multilingual embedders rate a passage in the query's
+        language well above an equally relevant one in the other language, so this is
+        what lets an English manual answer a Chinese question first.
+        """
         query = query.strip()
+        translated = (translated or "").strip()
         if not query:
             return []
         p = self.params
         k = k or p.k
-        count = self._count()
-        if count == 0:
+        if self._count() == 0:
             return []
+        use_translation = bool(translated) and p.mode == "hybrid" and p.other_language_slots > 0
+        scored, cross = self._scored(query, p, glossary=not use_translation)
+        if not p.other_language_slots:
+            return _distinct(scored, k)
+        lang_of = self._langs
+        query_lang = detect_language(query)[:2]
+        # Two streams (no passage is a near-duplicate of one in the other language): the
+        # query's language by relevance, the other by relevance plus its translated
+        # keywords (or by relevance to the translation); the best of the other fill the
+        # reserved slots.
+        same = _distinct([h for h in scored if lang_of[h.chunk.id] == query_lang], k)
+        slots = min(p.other_language_slots, k - 1)
+        if use_translation:
+            found, _ = self._scored(translated, p, glossary=False)
+            other = _distinct([dataclasses.replace(h, translated=True) for h in found
+                               if lang_of[h.chunk.id] != query_lang], slots)
+            return _merge(same[:k - len(other)], other, p)
+        other = _distinct(sorted((h for h in scored if lang_of[h.chunk.id] != query_lang),
+                                 key=lambda h: h.similarity + p.cross_keyword_weight *
+                                 cross.get(h.chunk.id, 0.0), reverse=True), k)
+        reserved = other[:slots]
+        rest = sorted([h for h in same + other if h not in reserved],
+                      key=lambda h: h.score, reverse=True)[:k - len(reserved)]
+        return sorted(rest + reserved, key=lambda h: h.score, reverse=True)
+
+    def _scored(self, query: str, p: SearchParams, *,
+                glossary: bool) -> tuple[list[SearchHit], dict[str, float]]:
+        """Every candidate passage for ``query`` above the relevance threshold, by fused
+        score; and the keyword scores of the query's glossary translation (``glossary``)."""
+        count = self._count()
         embedder = self.embedder
         vector = embedder.embed_query(query[:2000])
         cut = getattr(embedder, "split_at", None)   # a paired embedder's two halves
@@ -449,7 +543,8 @@ class KnowledgeBase:
                        for cid, s in bm25.search(query, p.keyword_candidates)}
         # The query's terms in the other language (glossary), for the other-language slots.
         cross: dict[str, float] = {}
-        if p.mode == "hybrid" and p.cross_keyword_weight and p.other_language_slots:
+        if glossary and p.mode == "hybrid" and p.cross_keyword_weight \
+                and p.other_language_slots:
             translated = default_glossary().translate_terms(query)
             if translated:
                 bm25 = self._keyword_index()
@@ -461,7 +556,7 @@ class KnowledgeBase:
                       if similarity.get(cid, 0.0) >= p.min_similarity
                       or max(keyword.get(cid, 0.0), cross.get(cid, 0.0)) >= p.min_keyword]
         if not candidates:
-            return []
+            return [], cross
         # A keyword-only candidate has no similarity from the top-N query: compute it.
         missing = [cid for cid in candidates if cid not in similarity]
         if missing and p.mode != "keyword":
@@ -488,16 +583,4 @@ class KnowledgeBase:
                        similarity=similarity.get(cid, 0.0), keyword=keyword.get(cid, 0.0))
              for cid in candidates if cid in chunks),
             key=lambda h: h.score, reverse=True)
-        if not p.other_language_slots:
-            return _distinct(scored, k)
-        # Two streams (no passage is a near-duplicate of one in the other language): the
-        # query's language by relevance, the other by relevance plus its translated
-        # keywords; the best of the other fill the reserved slots.
-        same = _distinct([h for h in scored if lang_of[h.chunk.id] == query_lang], k)
-        other = _distinct(sorted((h for h in scored if lang_of[h.chunk.id] != query_lang),
-                                 key=lambda h: h.similarity + p.cross_keyword_weight *
-                                 cross.get(h.chunk.id, 0.0), reverse=True), k)
-        reserved = other[:min(p.other_language_slots, k - 1)]
-        rest = sorted([h for h in same + other if h not in reserved],
-                      key=lambda h: h.score, reverse=True)[:k - len(reserved)]
-        return sorted(rest + reserved, key=lambda h: h.score, reverse=True)
+        return scored, cross

@@ -152,5 +152,12 @@ class Manifest:
                 (INDEXED,)):
             yield Chunk(*row)
 
+    def sample_texts(self, n: int) -> list[str]:
+        """About ``n`` passages' texts, spread evenly over the table (for its languages)."""
+        total = self.count_chunks()
+        stride = max(1, total // max(1, n))
+        return [row[0] for row in self.db.execute(
+            "SELECT text FROM chunks WHERE rowid % ? = 0 LIMIT ?", (stride, n))]
+
     def count_chunks(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]

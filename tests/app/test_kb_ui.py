@@ -8,9 +8,9 @@ from tests.fakes import FakeEngine
 from tests.kbfixtures import FakeEmbedder
 
 
-def kb_factory(tmp_path, embedder):
+def kb_factory(tmp_path, embedder, **params):
     return lambda: KnowledgeBase(tmp_path / "kb", embedder_factory=lambda: embedder,
-                                 params=SearchParams(min_similarity=0.3))
+                                 params=SearchParams(min_similarity=0.3, **params))
 
 
 def make_folder(tmp_path, n=6):
@@ -69,3 +69,60 @@ def test_sources_are_shown_and_cited_ones_marked(qtbot, tmp_path, make_window):
     assert item.text().startswith("[1] lamps.md") and item.font().bold()
     assert "[1]" in engine.prompts[-1][1].content and "cracked lamp shade" in \
         engine.prompts[-1][1].content
+
+
+def test_a_chinese_ticket_searches_english_pages_by_its_translation(qtbot, tmp_path,
+                                                                    make_window):
+    engine = FakeEngine(reply="您好，灯罩可以免费更换 [1]。",
+                        translation="I want to return it, order LM20261118-0423.")
+    window, _ = make_window(engine, kb_factory=kb_factory(tmp_path, FakeEmbedder(),
+                                                          other_language_slots=2))
+    folder = tmp_path / "kbdocs"
+    folder.mkdir()
+    (folder / "returns.md").write_text("# Returns\nTo return an order, quote the order "
+                                       "number; we email a label.", encoding="utf-8")
+    (folder / "lamps.md").write_text("# Lamps\nShades are replaced free of charge.",
+                                     encoding="utf-8")
+    (folder / "配送.txt").write_text("配送说明：订单满99元包邮。", encoding="utf-8")
+    (folder / "会员.txt").write_text("会员积分说明：每消费1元积1分。", encoding="utf-8")
+    with qtbot.waitSignal(window.kb_indexed, timeout=20000):
+        window.kb_worker.request_add.emit([str(folder)])
+    window.open_ticket("t-zh")    # "你好，我想退货。… 订单号是 LM20261118-0423，谢谢。"
+
+    def translations():
+        return [p for p in engine.prompts if p[0].content.startswith("You are a translator.")]
+
+    with qtbot.waitSignal(window.draft_finished, timeout=20000):
+        window.draft_button.click()
+    assert len(translations()) == 1 and "LM20261118-0423" in translations()[0][-1].content
+    shown = [window.sources_list.item(i).text() for i in range(window.sources_list.count())]
+    assert any(text.split("] ", 1)[1].startswith("returns.md") for text in shown)
+    draft_prompt = engine.prompts[-1]
+    assert not draft_prompt[0].content.startswith("You are a translator.")
+    assert any("quote the order number" in m.content for m in draft_prompt)
+    # Regenerate: the same question is not translated again.
+    with qtbot.waitSignal(window.draft_finished, timeout=20000):
+        window.regen_button.click()
+    assert len(translations()) == 1
+
+
+def test_no_translation_when_the_setting_is_off(
+        qtbot, tmp_path, make_window):
+    from core.settings import Settings
+
+    engine = FakeEngine(reply="好的 [1]。", translation="return")
+    window, _ = make_window(engine, kb_factory=kb_factory(tmp_path, FakeEmbedder(),
+                                                          other_language_slots=2),
+                            settings=Settings(kb_translate=False))
+    folder = tmp_path / "kbdocs"
+    folder.mkdir()
+    (folder / "returns.md").write_text("# Returns\nWe email a label.", encoding="utf-8")
+    (folder / "more.md").write_text("# Refunds\nRefunds take five days.", encoding="utf-8")
+    (folder / "退货.txt").write_text("退货说明：七天无理由退货。", encoding="utf-8")
+    (folder / "配送.txt").write_text("配送说明：订单满99元包邮。", encoding="utf-8")
+    with qtbot.waitSignal(window.kb_indexed, timeout=20000):
+        window.kb_worker.request_add.emit([str(folder)])
+    window.open_ticket("t-zh")
+    with qtbot.waitSignal(window.draft_finished, timeout=20000):
+        window.draft_button.click()
+    assert not any(p[0].content.startswith("You are a translator.") for p in engine.prompts)

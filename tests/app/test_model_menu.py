@@ -50,13 +50,17 @@ def test_settings_dialog_validates_and_saves(make_window, qtbot, tmp_path):
     dialog.editor("n_gpu_layers").setText("0")
     dialog.editor("store_name").setText("小店")
     dialog.editor("n_ctx").setValue(2048)
+    assert dialog.editor("kb_translate").isChecked()       # switches are check boxes
+    dialog.editor("kb_translate").setChecked(False)
     dialog._accept()
     assert dialog.result_settings.store_name == "小店" and dialog.needs_reload()
+    assert dialog.result_settings.kb_translate is False
     with qtbot.waitSignal(window.model_loaded, timeout=10000) as loaded:
         window.save_settings(dialog.result_settings, reload=dialog.needs_reload())
     assert loaded.args[0].n_ctx == 2048
     saved = json.loads((tmp_path / "ws" / "config" / "settings.json").read_text("utf-8"))
     assert saved["values"]["store_name"] == "小店"
+    assert saved["values"]["kb_translate"] is False
 
 
 def test_first_run_asks_for_a_model_then_drafts_with_it(make_window, qtbot, tmp_path,

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from core.kb.keyword import tokenize
+from core.lang import detect_language
 from tests.conftest import ROOT
 from tests.e2e.conftest import run_kefu
 from tests.kbfixtures import encrypted_pdf, minimal_pdf
@@ -107,6 +108,36 @@ def test_cross_lingual(tmp_path, e5_model):
     sources = [r["source"] for r in json.loads(result.stdout)["results"]]
     # The answer is only in English; results keep slots for the other language.
     assert any(s.endswith("copy-of-refunds.md") for s in sources), sources
+
+
+def test_cross_lingual_by_the_models_translation(tmp_path, e5_model, small_model):
+    """`kb search --translate`: the real small model translates a Chinese question, and
+    the English page that answers it is found by that translation."""
+    ws = workspace(tmp_path, e5_model)
+    folder = tmp_path / "bilingual"
+    folder.mkdir()
+    pages = {
+        "warranty.md": "# Warranty\nElectric kettles carry a two-year warranty from the "
+                       "delivery date. Keep the order number for any claim.",
+        "shipping.md": "# Shipping\nOrders to Canada ship by courier in 5-8 business days.",
+        "配送说明.txt": "配送说明：订单满99元包邮，偏远地区运费另计。",
+        "发票说明.txt": "发票说明：下单时可申请电子发票，开票后发送到邮箱。",
+        "退货政策.txt": "退货政策：七天无理由退货，商品需保持完好。",
+    }
+    for name, text in pages.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    assert run_kefu("kb", "add", str(folder), workspace=ws).returncode == 0
+    result = run_kefu("kb", "search", "电热水壶坏了，保修期是多久？", "--translate", "--model",
+                      str(small_model), "--json", "--k", "3", workspace=ws)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["translated"] and detect_language(out["translated"]) == "en", out
+    found = {r["source"].rsplit("/", 1)[-1]: r for r in out["results"]}
+    assert found["warranty.md"]["translated"] is True, out
+    # Without --translate: no model, no translation, and the same command shape.
+    plain = json.loads(run_kefu("kb", "search", "电热水壶坏了，保修期是多久？", "--json",
+                                "--k", "3", workspace=ws).stdout)
+    assert "translated" not in plain and not any(r["translated"] for r in plain["results"])
 
 
 def test_changed_and_deleted_files_between_runs(tmp_path, e5_model):
