@@ -15,6 +15,7 @@ from app.kbworker import KbWorker
 from core.kb.index import IndexSummary
 
 STATUS_TEXT = {"indexed": "Indexed", "skipped": "Skipped", "indexing": "Interrupted"}
+OUTDATED_REASON = "indexed with another embedding model: Update indexes it again"
 
 
 class KbDialog(QDialog):
@@ -142,8 +143,11 @@ class KbDialog(QDialog):
         self.folders.addItems(folders)
         self.table.setRowCount(len(documents))
         for row, doc in enumerate(documents):
-            values = (STATUS_TEXT.get(doc.status, doc.status), doc.path,
-                      str(doc.chunks) if doc.status == "indexed" else "", doc.reason)
+            if doc.outdated:
+                values = ("Outdated", doc.path, "", OUTDATED_REASON)
+            else:
+                values = (STATUS_TEXT.get(doc.status, doc.status), doc.path,
+                          str(doc.chunks) if doc.status == "indexed" else "", doc.reason)
             for column, value in enumerate(values):
                 item = QTableWidgetItem(value)
                 item.setToolTip(value)

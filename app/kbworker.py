@@ -41,6 +41,7 @@ class KbWorker(QObject):
     search_done = Signal(int, object)            # request id, list[Source] (or None: no KB)
     translation_wanted = Signal(int, str, str)   # request id, query, target language
     failed = Signal(str)
+    reindexing = Signal(int)                     # documents re-indexed before searching
 
     def __init__(self, kb_factory: Callable[[], KnowledgeBase]) -> None:
         super().__init__()
@@ -79,8 +80,19 @@ class KbWorker(QObject):
         try:
             if self.kb.folders():
                 self.kb.embedder  # noqa: B018 - loads the model now, not at the first draft
+                self._bring_up_to_date()
         except Exception as exc:  # noqa: BLE001
             self._report(exc)
+
+    def _bring_up_to_date(self) -> None:
+        """Re-index first when the index cannot answer: the embedding model changed since
+        it was built (a setting, or a model package installed or removed), or a run was
+        cut short.  Searching it as it is would silently find nothing."""
+        outdated = self.kb.outdated()
+        if outdated:
+            log.warning("%d knowledge-base documents are out of date: re-indexing", outdated)
+            self.reindexing.emit(outdated)
+            self._sync(False)
 
     @Slot(bool)
     def _sync(self, rebuild: bool) -> None:
@@ -120,6 +132,7 @@ class KbWorker(QObject):
             if k == 0 or not self.kb.folders():
                 self.search_done.emit(request_id, None)
                 return
+            self._bring_up_to_date()
             query = retrieval_query(ticket)
             if translated is None:
                 target = self.kb.translation_target(query)

@@ -232,6 +232,9 @@ class MainWindow(QMainWindow):
             self._kb_thread = OwnerThread(self.kb_worker, name="kefu-kb")
             self.kb_worker.search_done.connect(self._on_sources)
             self.kb_worker.translation_wanted.connect(self._on_translation_wanted)
+            self.kb_worker.reindexing.connect(lambda n: self.show_note(
+                f"Knowledge base: re-indexing {n} document{'s' if n != 1 else ''}, because "
+                f"the embedding model changed or indexing was cut short."))
             self.kb_worker.summary.connect(self.kb_indexed)
             self.kb_worker.failed.connect(
                 lambda m: self.show_note(f"Knowledge base: {m}", error=True))

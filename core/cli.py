@@ -330,6 +330,7 @@ def _retrieve(ctx: Context, ticket, engine=None):
 
     kb = open_kb(ctx.workspace, ctx.settings)
     try:
+        _warn_if_outdated(kb)
         query = retrieval_query(ticket)
         translated = None
         if engine is not None and ctx.settings.kb_translate:
@@ -340,6 +341,17 @@ def _retrieve(ctx: Context, ticket, engine=None):
     finally:
         kb.close()
     return sources_from_hits(hits)
+
+
+OUTDATED = "indexed with another embedding model: run `kefu kb sync` to index it again"
+
+
+def _warn_if_outdated(kb) -> None:
+    outdated = kb.outdated()
+    if outdated:
+        print(f"kefu: warning: {outdated} knowledge-base document{'s' if outdated != 1 else ''} "
+              f"must be indexed again before search can find them (the embedding model "
+              f"changed, or indexing was cut short): run `kefu kb sync`.", file=sys.stderr)
 
 
 def cmd_models_list(ctx: Context) -> int:
@@ -462,11 +474,15 @@ def cmd_kb_list(ctx: Context) -> int:
         manifest.close()
     if ctx.args.json:
         print(json.dumps({"folders": folders, "documents": [
-            {"path": d.path, "status": d.status, "reason": d.reason or None,
+            {"path": d.path, "status": "outdated" if d.outdated else d.status,
+             "reason": OUTDATED if d.outdated else d.reason or None,
              "chunks": d.chunks, "kind": d.kind} for d in docs]}, ensure_ascii=False))
         return 0
     print("Folders: " + (", ".join(folders) or "none (kefu kb add PATH)"))
     for d in docs:
+        if d.outdated:
+            print(f"  outdated {d.path}: {OUTDATED}")
+            continue
         extra = f": {d.reason}" if d.reason else f", {d.chunks} passages"
         print(f"  {d.status:<8} {d.path}{extra}")
     return 0
@@ -487,6 +503,7 @@ def cmd_kb_search(ctx: Context) -> int:
     kb = open_kb(ctx.workspace, ctx.settings)
     engine = None
     try:
+        _warn_if_outdated(kb)
         for query in queries:
             target = kb.translation_target(query) if args.translate else None
             translated = None

@@ -313,6 +313,40 @@ class KnowledgeBase:
                 self._drop_vectors(path)
                 self.manifest.delete_document(path)
 
+    def _repair(self) -> None:
+        """When chromadb and the manifest disagree (a damaged or half-copied folder): a
+        document with vectors missing is indexed again by this sync, and vectors of no
+        known passage are deleted."""
+        stored, planned = self.collection.count(), self.manifest.count_chunks()
+        if stored == planned:
+            return
+        known: set[str] = set()
+        missing: list[str] = []
+        for record in self.manifest.documents():
+            if record.status != INDEXED:
+                continue
+            ids = self.manifest.chunk_ids(record.path)
+            known.update(ids)
+            if record.outdated:
+                continue            # this sync indexes it again anyway
+            found: set[str] = set()
+            for start in range(0, len(ids), 1000):
+                found.update(self.collection.get(ids=ids[start:start + 1000], include=[])["ids"])
+            if len(found) < len(ids):
+                missing.append(record.path)
+        if missing:
+            log.warning("%d documents lost their vectors: indexing them again", len(missing))
+            with self.manifest.transaction():
+                for path in missing:
+                    self.manifest.db.execute("UPDATE documents SET hash = '' WHERE path = ?",
+                                             (path,))
+        if stored > planned:
+            orphans = [cid for cid in self.collection.get(include=[])["ids"]
+                       if cid not in known]
+            log.warning("Deleting %d vectors of no known passage", len(orphans))
+            for start in range(0, len(orphans), 1000):
+                self.collection.delete(ids=orphans[start:start + 1000])
+
     def sync(self, *, stop: StopFlag | None = None) -> Iterator[IndexEvent]:
         """Bring the index in line with the folders: add, update, remove, skip."""
         started = time.perf_counter()
@@ -320,6 +354,7 @@ class KnowledgeBase:
         summary = IndexSummary()
         self._forget_caches()
         self._recover()
+        self._repair()
         files, unsupported = self._enumerate()
         summary.skipped.extend(unsupported)
         present = {str(p) for p in files}
@@ -443,6 +478,18 @@ class KnowledgeBase:
             self._languages = frozenset(lang for lang, n in counts.items()
                                         if n >= max(2, 0.02 * len(texts)))
         return self._languages
+
+    def outdated(self) -> int:
+        """How many documents a search cannot find until the next sync re-indexes them: all
+        of them after the embedding model changed (its vectors live in a collection of its
+        own), or any whose vectors are missing from chromadb.  0 when the index is whole."""
+        collection = self.collection          # notices a changed model, see above
+        stale = self.manifest.count_outdated()
+        if stale:
+            return stale
+        if collection.count() != self.manifest.count_chunks():
+            return 1        # which ones, the next sync finds out (``_repair``)
+        return 0
 
     def translation_target(self, query: str) -> str | None:
         """The language ``query`` should be translated into for ``search(translated=)``,

@@ -47,6 +47,11 @@ class DocumentRecord:
     kind: str
     updated: float
 
+    @property
+    def outdated(self) -> bool:
+        """Indexed with an embedding model no longer in use: the next sync redoes it."""
+        return self.status == INDEXED and not self.hash
+
 
 class Manifest:
     def __init__(self, path: Path) -> None:
@@ -158,6 +163,12 @@ class Manifest:
         stride = max(1, total // max(1, n))
         return [row[0] for row in self.db.execute(
             "SELECT text FROM chunks WHERE rowid % ? = 0 LIMIT ?", (stride, n))]
+
+    def count_outdated(self) -> int:
+        """Indexed documents whose vectors are gone (the embedding model changed: their
+        hash was cleared so the next sync indexes them again)."""
+        return self.db.execute("SELECT COUNT(*) FROM documents WHERE status = ? AND hash = ''",
+                               (INDEXED,)).fetchone()[0]
 
     def count_chunks(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]

@@ -25,8 +25,8 @@ from core.prompt import ChatMessage
 
 log = logging.getLogger("kefu.kb.translate")
 
-MAX_INPUT_CHARS = 400      # the subject and the start of the question: enough to search by
-MAX_TOKENS = 120
+MAX_INPUT_CHARS = 200      # the subject and the start of the question: enough to search by
+MAX_TOKENS = 80
 _TARGET_NAMES = {"en": "English", "zh": "Simplified Chinese"}
 # One worked example, so the model translates rather than answers.
 _EXAMPLE = {"zh": "退货运费谁出？订单号 1024", "en": "Who pays the return shipping? Order 1024"}

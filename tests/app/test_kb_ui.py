@@ -126,3 +126,28 @@ def test_no_translation_when_the_setting_is_off(
     with qtbot.waitSignal(window.draft_finished, timeout=20000):
         window.draft_button.click()
     assert not any(p[0].content.startswith("You are a translator.") for p in engine.prompts)
+
+
+def test_an_index_built_with_another_model_is_redone_before_the_search(qtbot, tmp_path,
+                                                                       make_window):
+    from tests.core.test_kb_index import SynonymEmbedder
+
+    folder = tmp_path / "kbdocs"
+    folder.mkdir()
+    (folder / "lamps.md").write_text("# Lamps\nA cracked lamp shade is replaced free of "
+                                     "charge within 30 days.", encoding="utf-8")
+    old = kb_factory(tmp_path, FakeEmbedder())()
+    old.add_paths([folder])
+    list(old.sync())
+    old.close()
+    # Opened with another embedding model (a setting changed, a package removed...).
+    window, engine = make_window(FakeEngine(reply="We can replace the shade [1]."),
+                                 kb_factory=kb_factory(tmp_path, SynonymEmbedder()))
+    with qtbot.waitSignal(window.kb_indexed, timeout=20000) as redone:
+        window.kb_worker.request_warmup.emit()
+    assert [p.rsplit("/", 1)[-1] for p in redone.args[0].updated] == ["lamps.md"]
+    assert "re-indexing 1 document," in window.note_label.text()
+    with qtbot.waitSignal(window.draft_finished, timeout=20000) as done:
+        window.draft_button.click()  # ticket t-en: "My lamp arrived broken..."
+    assert [c.number for c in done.args[0].citations] == [1]
+    assert "cracked lamp shade" in engine.prompts[-1][1].content

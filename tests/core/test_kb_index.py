@@ -197,3 +197,48 @@ def test_paired_embedder_splits_fuses_and_ignores_the_english_model_for_chinese(
     assert ranked["single"][0] == "exchange.md"
     assert ranked["paired"][0] == "refund.md"
     assert paired._pool is None  # closed with the knowledge base
+
+
+def test_a_changed_embedding_model_marks_every_document_outdated_until_synced(tmp_path):
+    docs = make_docs(tmp_path / "docs")
+    first = KnowledgeBase(tmp_path / "kb", embedder_factory=FakeEmbedder,
+                          params=SearchParams(min_similarity=0.3))
+    first.add_paths([docs])
+    run(first)
+    assert first.outdated() == 0
+    assert first.search("AF-45 shows E3")
+    first.close()
+    # The same folder opened with another model: its vectors are not comparable, so the
+    # index has nothing to search until the next sync, and says so.
+    second = KnowledgeBase(tmp_path / "kb", embedder_factory=SynonymEmbedder,
+                           params=SearchParams(min_similarity=0.3))
+    assert second.outdated() == len(DOCS)
+    assert all(d.outdated for d in second.documents())
+    assert second.search("AF-45 shows E3") == []
+    summary = run(second)
+    assert sorted(p.rsplit("/", 1)[-1] for p in summary.updated) == sorted(DOCS)
+    assert second.outdated() == 0 and not any(d.outdated for d in second.documents())
+    assert "temperature sensor" in second.search("AF-45 shows E3")[0].chunk.text
+    consistent(second)
+    second.close()
+
+
+def test_missing_or_orphan_vectors_are_repaired_by_the_next_sync(kb, tmp_path):
+    import numpy as np
+
+    kb.add_paths([make_docs(tmp_path / "docs")])
+    run(kb)
+    damaged = next(d.path for d in kb.documents() if d.path.endswith("manual.md"))
+    kb.collection.delete(ids=kb.manifest.chunk_ids(damaged))  # lost (a damaged folder)
+    kb._forget_caches()
+    assert kb.outdated() == 1
+    summary = run(kb)
+    assert summary.updated == [damaged]
+    assert kb.outdated() == 0
+    consistent(kb)
+    assert "temperature sensor" in kb.search("AF-45 shows E3")[0].chunk.text
+    kb.collection.add(ids=["orphan"], embeddings=np.ones((1, 64), dtype=np.float32))
+    assert kb.outdated() == 1
+    summary = run(kb)
+    assert summary.updated == [] and kb.outdated() == 0
+    consistent(kb)

@@ -36,7 +36,7 @@ def test_the_prompt_shows_one_worked_example_and_caps_the_input():
     assert [m.role for m in messages] == ["system", "user", "assistant", "user"]
     assert "English" in messages[0].content and "Never answer" in messages[0].content
     assert "退货" in messages[1].content and "return" in messages[2].content
-    assert len(messages[3].content) <= 400
+    assert len(messages[3].content) <= 200
 
 
 def test_clean_translation_keeps_one_line_in_the_target_language():
