@@ -63,8 +63,14 @@ def entry() -> None:
     skipping finalization loses nothing and keeps the exit status the command's own.
     """
     multiprocessing.freeze_support()  # the embedding process, in a frozen build
-    code = main()
-    sys.stdout.flush()
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`kefu kb list | head`): stop quietly, no traceback, and
+        # point stdout at nothing so the final flush cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 1
     sys.stderr.flush()
     logging.shutdown()
     os._exit(code)
