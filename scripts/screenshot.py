@@ -41,10 +41,12 @@ def main() -> int:
     model = args.model or str(default_model_path(workspace, settings.model_path))
     from core.analysis.isolated import ProcessAnalyzer
     from core.catalog.service import open_recommender
+    from core.kb.service import open_kb
 
     window = MainWindow(workspace=workspace, settings=settings, tickets=load_demo_tickets(),
                         engine_factory=LlamaEngine, model_path=model,
                         analyzer_factory=lambda: ProcessAnalyzer(workspace.models_dir),
+                        kb_factory=lambda: open_kb(workspace, settings, isolated=True),
                         recommender_factory=lambda: open_recommender(workspace, settings,
                                                                      isolated=True))
     window.resize(1600, 900)
