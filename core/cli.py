@@ -295,7 +295,10 @@ def cmd_draft(ctx: Context) -> int:
         engine.unload()
     assert result is not None
     if args.json:
-        print(json.dumps(result.to_json(), ensure_ascii=False))
+        out = result.to_json()
+        if sources is not None:       # every passage the prompt held, cited or not
+            out["sources"] = [{"number": s.number, "source": s.source} for s in sources]
+        print(json.dumps(out, ensure_ascii=False))
     else:
         sys.stdout.write("\n")
         for source in result.citations:

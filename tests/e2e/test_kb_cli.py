@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -15,7 +16,7 @@ import pytest
 from core.kb.keyword import tokenize
 from core.lang import detect_language
 from tests.conftest import ROOT
-from tests.e2e.conftest import run_kefu
+from tests.e2e.conftest import run_kefu, write_ticket
 from tests.kbfixtures import encrypted_pdf, minimal_pdf
 
 pytestmark = pytest.mark.model
@@ -134,6 +135,17 @@ def test_cross_lingual_by_the_models_translation(tmp_path, e5_model, small_model
     assert out["translated"] and detect_language(out["translated"]) == "en", out
     found = {r["source"].rsplit("/", 1)[-1]: r for r in out["results"]}
     assert found["warranty.md"]["translated"] is True, out
+    # Drafting does the same: the English page is among the draft's sources.
+    ticket = write_ticket(tmp_path / "t.json", {"subject": "电热水壶保修", "messages": [
+        {"from": "customer", "text": "电热水壶坏了，保修期是多久？"}]})
+    drafted = run_kefu("draft", "--ticket", str(ticket), "--json", "--max-tokens", "10",
+                       "--model", str(small_model), workspace=ws)
+    assert drafted.returncode == 0, drafted.stderr
+    sources = [s["source"].rsplit("/", 1)[-1] for s in json.loads(drafted.stdout)["sources"]]
+    assert "warranty.md" in sources, sources
+    log = (ws / "logs" / "kefu.log").read_text(encoding="utf-8")
+    assert len(re.findall(r"Search query translated into en \(\d+ characters\)", log)) == 2, \
+        log[-2000:]
     # Without --translate: no model, no translation, and the same command shape.
     plain = json.loads(run_kefu("kb", "search", "电热水壶坏了，保修期是多久？", "--json",
                                 "--k", "3", workspace=ws).stdout)
