@@ -480,14 +480,16 @@ class KnowledgeBase:
         return self._languages
 
     def outdated(self) -> int:
-        """How many documents a search cannot find until the next sync re-indexes them: all
-        of them after the embedding model changed (its vectors live in a collection of its
-        own), or any whose vectors are missing from chromadb.  0 when the index is whole."""
+        """How many indexed documents a search cannot find until the next sync indexes them
+        again: all of them after the embedding model changed (its vectors live in a
+        collection of its own), or any whose vectors went missing from chromadb.  0 when
+        every indexed document is searchable; documents a cancelled run has not reached
+        yet do not count (the user stopped that run)."""
         collection = self.collection          # notices a changed model, see above
         stale = self.manifest.count_outdated()
         if stale:
             return stale
-        if collection.count() != self.manifest.count_chunks():
+        if collection.count() < self.manifest.count_indexed_chunks():
             return 1        # which ones, the next sync finds out (``_repair``)
         return 0
 

@@ -170,5 +170,10 @@ class Manifest:
         return self.db.execute("SELECT COUNT(*) FROM documents WHERE status = ? AND hash = ''",
                                (INDEXED,)).fetchone()[0]
 
+    def count_indexed_chunks(self) -> int:
+        """Passages of fully indexed documents (not of one a cancelled run left half done)."""
+        return self.db.execute("SELECT COUNT(*) FROM chunks c JOIN documents d ON d.path = "
+                               "c.path WHERE d.status = ?", (INDEXED,)).fetchone()[0]
+
     def count_chunks(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
