@@ -105,9 +105,12 @@ class SearchParams:
     # Ranking the other-language slots: the weight of the keyword score of the query's
     # terms translated by the glossary (core/kb/glossary.py).
     cross_keyword_weight: float = 0.0
-    # With the query's translation (``search(translated=...)``): the other-language
-    # slots are the translation's best passages, and one outranks a passage in the
-    # query's language when its similarity to the translation is higher by this much.
+    # With the query's translation (``search(translated=...)``): this many slots hold
+    # the translation's best passages (one: a knowledge base whose two languages cover
+    # the same topics, like the demo's two stores, keeps most of its own-language
+    # passages), and one outranks a passage in the query's language when its similarity
+    # to the translation is higher by more than ``translated_penalty``.
+    translated_slots: int = 1
     translated_penalty: float = 0.03
 
 
@@ -497,10 +500,14 @@ class KnowledgeBase:
         """The language ``query`` should be translated into for ``search(translated=)``,
         or None when a translation would not be used (one language only, or a search
         without other-language slots)."""
-        p = self.params
-        if p.mode != "hybrid" or p.other_language_slots <= 0:
+        if not self._translates(self.params):
             return None
         return translation_target(query, self.languages())
+
+    @staticmethod
+    def _translates(p: SearchParams) -> bool:
+        """Whether a search with these parameters uses a translation."""
+        return p.mode == "hybrid" and p.other_language_slots > 0 and p.translated_slots > 0
 
     def _count(self) -> int:
         if self._stored is None:
@@ -532,7 +539,7 @@ class KnowledgeBase:
         k = k or p.k
         if self._count() == 0:
             return []
-        use_translation = bool(translated) and p.mode == "hybrid" and p.other_language_slots > 0
+        use_translation = bool(translated) and self._translates(p)
         scored, cross = self._scored(query, p, glossary=not use_translation)
         if not p.other_language_slots:
             return _distinct(scored, k)
@@ -547,7 +554,8 @@ class KnowledgeBase:
         if use_translation:
             found, _ = self._scored(translated, p, glossary=False)
             other = _distinct([dataclasses.replace(h, translated=True) for h in found
-                               if lang_of[h.chunk.id] != query_lang], slots)
+                               if lang_of[h.chunk.id] != query_lang],
+                              min(p.translated_slots, k - 1))
             return _merge(same[:k - len(other)], other, p)
         other = _distinct(sorted((h for h in scored if lang_of[h.chunk.id] != query_lang),
                                  key=lambda h: h.similarity + p.cross_keyword_weight *
