@@ -468,22 +468,37 @@ def cmd_kb_remove(ctx: Context) -> int:
 
 
 def cmd_kb_list(ctx: Context) -> int:
-    from core.kb.manifest import Manifest
+    from core.kb.embedder import EmbedderError, embedder_name
+    from core.kb.manifest import INDEXED, Manifest
 
     manifest = Manifest(ctx.workspace.kb_dir / "manifest.sqlite")
     try:
         folders, docs = manifest.folders(), manifest.documents()
+        indexed_with = manifest.get_meta("embedder")
     finally:
         manifest.close()
+    try:    # the model the knowledge base would open with now (nothing is loaded)
+        current = embedder_name(ctx.settings.kb_embedder, ctx.workspace.models_dir)
+    except EmbedderError:
+        current = None
+    changed = bool(indexed_with and current and indexed_with != current)
+
+    def outdated(d) -> bool:
+        return d.outdated or (changed and d.status == INDEXED)
+
     if ctx.args.json:
-        print(json.dumps({"folders": folders, "documents": [
-            {"path": d.path, "status": "outdated" if d.outdated else d.status,
-             "reason": OUTDATED if d.outdated else d.reason or None,
+        print(json.dumps({"folders": folders, "embedder": current, "indexed_with": indexed_with,
+                          "documents": [
+            {"path": d.path, "status": "outdated" if outdated(d) else d.status,
+             "reason": OUTDATED if outdated(d) else d.reason or None,
              "chunks": d.chunks, "kind": d.kind} for d in docs]}, ensure_ascii=False))
         return 0
     print("Folders: " + (", ".join(folders) or "none (kefu kb add PATH)"))
+    if changed:
+        print(f"Indexed with {indexed_with}; the embedding model is now {current}: "
+              f"`kefu kb sync` indexes every document again.")
     for d in docs:
-        if d.outdated:
+        if outdated(d):
             print(f"  outdated {d.path}: {OUTDATED}")
             continue
         extra = f": {d.reason}" if d.reason else f", {d.chunks} passages"

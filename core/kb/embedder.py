@@ -297,27 +297,41 @@ def load_onnx_embedder(setting: str, models_dir: Path, *, threads: int = 1):
     return onnxquery.OnnxEmbedder(encoder, name=setting, passage_prefix=spec.passage_prefix)
 
 
-def load_embedder(setting: str, models_dir: Path, *, threads: int = 1) -> Embedder:
-    """``setting`` is a known model key, ``PAIRED``, ``auto`` (the best installed: both
-    models paired, else either one) or a folder path."""
+def _choose(setting: str, models_dir: Path):
+    """(the embedder's name, a function of ``threads`` that loads it) for ``setting``,
+    without loading anything."""
     if setting not in ("", "auto", PAIRED) and setting not in SPECS:
         folder = Path(setting).expanduser()
         if not (folder / "modules.json").is_file() and not (folder / "config.json").is_file():
             raise EmbedderError(f"{folder} is not a sentence-transformers model folder.")
         if folder.name in SPECS:  # a known model kept elsewhere: same name, prefixes and index
-            return _load_known(folder.name, folder, threads)
-        return SentenceTransformerEmbedder(folder, name=f"custom:{folder.name}",
-                                           threads=threads)
+            return folder.name, lambda threads: _load_known(folder.name, folder, threads)
+        name = f"custom:{folder.name}"
+        return name, lambda threads: SentenceTransformerEmbedder(folder, name=name,
+                                                                 threads=threads)
     found = available(models_dir)
     first, second = PAIRED.split("+")
     if setting in ("", "auto", PAIRED) and first in found and second in found:
-        return PairedEmbedder(_load_known(first, found[first], threads, models_dir),
-                              _load_known(second, found[second], threads, models_dir))
+        return PAIRED, lambda threads: PairedEmbedder(
+            _load_known(first, found[first], threads, models_dir),
+            _load_known(second, found[second], threads, models_dir))
     keys = [setting] if setting in SPECS else ([] if setting == PAIRED else list(SPECS))
     for key in keys:
         if key in found:
-            return _load_known(key, found[key], threads, models_dir)
+            return key, lambda threads: _load_known(key, found[key], threads, models_dir)
     wanted = f" for {setting!r}" if setting not in ("", "auto") else ""
     raise EmbedderError(
         f"No embedding model is installed{wanted} (looked in {models_dir} and the installed "
         "packages). Run `scripts/dev.sh setup`.")
+
+
+def embedder_name(setting: str, models_dir: Path) -> str:
+    """The name of the embedder ``load_embedder`` would load (a knowledge base's
+    collection is per name), without loading it."""
+    return _choose(setting, models_dir)[0]
+
+
+def load_embedder(setting: str, models_dir: Path, *, threads: int = 1) -> Embedder:
+    """``setting`` is a known model key, ``PAIRED``, ``auto`` (the best installed: both
+    models paired, else either one) or a folder path."""
+    return _choose(setting, models_dir)[1](threads)
