@@ -211,6 +211,7 @@ class KnowledgeBase:
         self._stored: int | None = None            # passages in chromadb, between syncs
         self._langs: dict[str, str] = {}           # chunk id -> language, between syncs
         self._languages: frozenset[str] | None = None
+        self._outdated: int | None = None
         self._params = params
 
     @property
@@ -467,6 +468,7 @@ class KnowledgeBase:
         self._stored = None
         self._langs.clear()
         self._languages = None
+        self._outdated = None
 
     def languages(self) -> frozenset[str]:
         """The languages ("en", "zh") the passages are written in, from a sample of up
@@ -487,14 +489,15 @@ class KnowledgeBase:
         again: all of them after the embedding model changed (its vectors live in a
         collection of its own), or any whose vectors went missing from chromadb.  0 when
         every indexed document is searchable; documents a cancelled run has not reached
-        yet do not count (the user stopped that run)."""
-        collection = self.collection          # notices a changed model, see above
-        stale = self.manifest.count_outdated()
-        if stale:
-            return stale
-        if collection.count() < self.manifest.count_indexed_chunks():
-            return 1        # which ones, the next sync finds out (``_repair``)
-        return 0
+        yet do not count (the user stopped that run).  Worked out once between syncs: the
+        app asks before every search."""
+        if self._outdated is None:
+            self.collection                   # noqa: B018 - notices a changed model, see above
+            stale = self.manifest.count_outdated()
+            if not stale and self._count() < self.manifest.count_indexed_chunks():
+                stale = 1    # which ones, the next sync finds out (``_repair``)
+            self._outdated = stale
+        return self._outdated
 
     def translation_target(self, query: str) -> str | None:
         """The language ``query`` should be translated into for ``search(translated=)``,
@@ -550,7 +553,6 @@ class KnowledgeBase:
         # keywords (or by relevance to the translation); the best of the other fill the
         # reserved slots.
         same = _distinct([h for h in scored if lang_of[h.chunk.id] == query_lang], k)
-        slots = min(p.other_language_slots, k - 1)
         if use_translation:
             found, _ = self._scored(translated, p, glossary=False)
             other = _distinct([dataclasses.replace(h, translated=True) for h in found
@@ -560,7 +562,7 @@ class KnowledgeBase:
         other = _distinct(sorted((h for h in scored if lang_of[h.chunk.id] != query_lang),
                                  key=lambda h: h.similarity + p.cross_keyword_weight *
                                  cross.get(h.chunk.id, 0.0), reverse=True), k)
-        reserved = other[:slots]
+        reserved = other[:min(p.other_language_slots, k - 1)]
         rest = sorted([h for h in same + other if h not in reserved],
                       key=lambda h: h.score, reverse=True)[:k - len(reserved)]
         return sorted(rest + reserved, key=lambda h: h.score, reverse=True)
