@@ -1208,11 +1208,11 @@ class MainWindow(QMainWindow):
     def _on_sources(self, request_id: int, sources) -> None:
         if self._stale(request_id) or self._pending_ticket is None:
             return
-        ticket, self._pending_ticket = self._pending_ticket, None
+        ticket = self._pending_ticket
         if self.worker.stop_flag.is_set():  # Stop pressed while searching
-            self._end_stream()
-            self.speed_label.setText("")
+            self._drop_pending()
             return
+        self._pending_ticket = None
         self._send_draft(ticket, sources)
 
     def _on_translation_wanted(self, request_id: int, query: str, target: str) -> None:
@@ -1232,9 +1232,7 @@ class MainWindow(QMainWindow):
         if self._stale(request_id) or self._pending_ticket is None:
             return
         if self.worker.stop_flag.is_set():  # Stop pressed while translating
-            self._pending_ticket = None
-            self._end_stream()
-            self.speed_label.setText("")
+            self._drop_pending()
             return
         if len(self._translations) >= 200:
             self._translations.pop(next(iter(self._translations)))
@@ -1259,9 +1257,13 @@ class MainWindow(QMainWindow):
     def stop_draft(self) -> None:
         self.worker.stop_flag.set()
         if self._pending_ticket is not None:  # still searching: nothing reached the model
-            self._pending_ticket = None
-            self._end_stream()
-            self.speed_label.setText("")
+            self._drop_pending()
+
+    def _drop_pending(self) -> None:
+        """End a draft that was still searching or translating: nothing reached the model."""
+        self._pending_ticket = None
+        self._end_stream()
+        self.speed_label.setText("")
 
     def _stale(self, request_id: int) -> bool:
         return request_id != self._request_id or self._stream_ticket is None
