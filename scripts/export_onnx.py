@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Export the installed embedding models' query path to ONNX (setup runs this once).
 
-    python scripts/export_onnx.py [--models-dir DIR]
+    python scripts/export_onnx.py [--models-dir DIR] [--check]
 
 Needs the ``onnx`` package (setup installs it); the app itself only needs onnxruntime.
 Each export is checked against sentence-transformers (core/kb/onnxquery.py) and skipped if
@@ -28,8 +28,11 @@ from core.paths import Workspace  # noqa: E402
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--models-dir", type=Path, default=None)
+    parser.add_argument("--check", action="store_true",
+                        help="export nothing: exit 0 when every export is up to date, else 1")
     args = parser.parse_args()
     models_dir = args.models_dir or Workspace.resolve().models_dir
+    stale = []
     for key, folder in available(models_dir).items():
         out = onnx_folder(models_dir, key)
         manifest = out / onnxquery.MANIFEST
@@ -37,11 +40,15 @@ def main() -> int:
                 onnxquery.fingerprint(folder):
             print(f"{key}: up to date")
             continue
+        stale.append(key)
+        if args.check:
+            print(f"{key}: out of date")
+            continue
         spec = SPECS[key]
         worst = onnxquery.export(folder, out, prefix=spec.query_prefix,
                                  max_seq_length=spec.max_seq_length)
         print(f"{key}: exported to {out} (lowest cosine to sentence-transformers {worst:.6f})")
-    return 0
+    return 1 if args.check and stale else 0
 
 
 if __name__ == "__main__":
