@@ -89,8 +89,11 @@ class Settings:
         minimum=-1, maximum=2**31 - 1)
     kb_embedder: str = setting(
         "auto", "Embedding model for the knowledge base: 'auto' (the best installed: "
-        "both models paired when both are), 'multilingual-e5-small+all-MiniLM-L6-v2', "
-        "'multilingual-e5-small', 'all-MiniLM-L6-v2', or a sentence-transformers folder.")
+        "multilingual-e5-small paired with the English model setup fine-tunes for "
+        "customer-service search, else with the stock one), "
+        "'multilingual-e5-small+all-MiniLM-L6-v2-cs', 'multilingual-e5-small+all-MiniLM-L6-v2', "
+        "'multilingual-e5-small', 'all-MiniLM-L6-v2-cs', 'all-MiniLM-L6-v2', or a "
+        "sentence-transformers folder.")
     kb_results: int = setting(
         4, "Knowledge-base passages given to each draft as numbered sources.",
         minimum=0, maximum=10)

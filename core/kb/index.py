@@ -24,7 +24,7 @@ import numpy as np
 from core.engine import StopFlag
 from core.errors import KbError
 from core.kb.chunking import Chunk, chunk_document
-from core.kb.embedder import PAIRED, Embedder, split_similarities
+from core.kb.embedder import PAIRS, Embedder, split_similarities
 from core.kb.glossary import default_glossary
 from core.kb.keyword import BM25
 from core.kb.manifest import INDEXED, INDEXING, SKIPPED, Manifest
@@ -121,9 +121,10 @@ _PARAMS = {
     "multilingual-e5-small": SearchParams(min_similarity=0.80, keyword_weight=0.03,
                                           other_language_slots=2, cross_keyword_weight=0.05),
     "all-MiniLM-L6-v2": SearchParams(min_similarity=0.35, keyword_weight=0.1),
+    "all-MiniLM-L6-v2-cs": SearchParams(min_similarity=0.35, keyword_weight=0.1),
     # The threshold applies to e5's cosine; MiniLM's only re-ranks.
-    PAIRED: SearchParams(min_similarity=0.80, keyword_weight=0.03, other_language_slots=2,
-                         secondary_weight=1.0, cross_keyword_weight=0.05),
+    **{pair: SearchParams(min_similarity=0.80, keyword_weight=0.03, other_language_slots=2,
+                          secondary_weight=1.0, cross_keyword_weight=0.05) for pair in PAIRS},
 }
 
 

@@ -3,6 +3,9 @@ when the workspace has none of its own, and the workspace's own copy wins."""
 
 from __future__ import annotations
 
+import pytest
+
+from core.errors import EmbedderError
 from core.kb import embedder
 
 
@@ -40,3 +43,42 @@ def test_the_workspace_copy_wins(tmp_path, monkeypatch):
     monkeypatch.setattr("core.paths.bundled_models_dir", lambda: tmp_path / "none")
     assert embedder.onnx_folder(empty, "multilingual-e5-small") == \
         empty / "onnx" / "multilingual-e5-small"
+
+
+def _fake_model(folder, name):
+    model = folder / name
+    model.mkdir(parents=True)
+    (model / "modules.json").write_text("[]", encoding="utf-8")
+    return model
+
+
+def test_auto_pairs_the_fine_tuned_english_model_when_setup_made_it(tmp_path, monkeypatch):
+    """The knowledge base's default is e5 with the English model setup fine-tuned
+    (scripts/train_retriever.py), else e5 with the stock one: two names, so an index built
+    with one shows as outdated under the other."""
+    monkeypatch.setattr("core.paths.bundled_models_dir", lambda: tmp_path / "none")
+    models = tmp_path / "models"
+    _fake_model(models, "multilingual-e5-small")
+    assert embedder.embedder_name("auto", models) == embedder.PAIRED
+    _fake_model(models, "all-MiniLM-L6-v2-cs")
+    assert embedder.embedder_name("auto", models) == embedder.PAIRED_CS
+    # Either pair can be asked for by name.
+    assert embedder.embedder_name(embedder.PAIRED, models) == embedder.PAIRED
+    assert embedder.embedder_name(embedder.PAIRED_CS, models) == embedder.PAIRED_CS
+
+
+def test_the_shipped_fine_tuned_model_is_found(tmp_path, monkeypatch):
+    shipped = tmp_path / "app" / "models"
+    monkeypatch.setattr("core.paths.bundled_models_dir", lambda: shipped)
+    _e5(shipped)
+    _fake_model(shipped, "all-MiniLM-L6-v2-cs")
+    workspace_models = tmp_path / "ws" / "models"
+    workspace_models.mkdir(parents=True)
+    assert embedder.embedder_name("auto", workspace_models) == embedder.PAIRED_CS
+
+
+def test_asking_for_the_fine_tuned_pair_without_it_says_how_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.setattr("core.paths.bundled_models_dir", lambda: tmp_path / "none")
+    _fake_model(tmp_path / "models", "multilingual-e5-small")
+    with pytest.raises(EmbedderError, match="dev.sh setup"):
+        embedder.embedder_name(embedder.PAIRED_CS, tmp_path / "models")

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from core.kb.embedder import PAIRED, load_embedder, onnx_folder
+from core.kb.embedder import PAIRED_CS, load_embedder, onnx_folder
 from tests.conftest import REAL_MODELS_DIR
 from tests.e2e.conftest import modules_after
 
@@ -18,12 +18,12 @@ QUERIES = ["how long does a refund take?", "电热水壶保修几年", "退貨�
            "AF-45 shows E3 " * 40]   # the last one is cut at the model's length limit
 
 
-def test_onnx_queries_match_sentence_transformers(e5_model):
-    for key in ("multilingual-e5-small", "all-MiniLM-L6-v2"):
+def test_onnx_queries_match_sentence_transformers(e5_model, cs_model):
+    for key in ("multilingual-e5-small", "all-MiniLM-L6-v2", "all-MiniLM-L6-v2-cs"):
         if not (onnx_folder(REAL_MODELS_DIR, key) / "kefu-onnx.json").is_file():
             pytest.fail(f"setup did not export {key} to ONNX; run `scripts/dev.sh test`")
     embedder = load_embedder("auto", REAL_MODELS_DIR)
-    assert embedder.name == PAIRED
+    assert embedder.name == PAIRED_CS
     for model in (embedder.primary, embedder.secondary):
         assert model.query_runtime == "onnxruntime"
         for query in QUERIES:

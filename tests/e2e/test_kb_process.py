@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from core.errors import EmbedderError
-from core.kb.embedder import PAIRED
+from core.kb.embedder import PAIRED_CS
 from core.kb.index import KnowledgeBase, params_for
 from core.kb.isolated import ProcessEmbedder
 from tests.conftest import REAL_MODELS_DIR
@@ -35,11 +35,11 @@ def folder(tmp_path, e5_model):  # e5_model: fails clearly when setup did not bu
     return docs
 
 
-def test_child_process_embeds_searches_and_survives_being_killed(tmp_path, folder):
+def test_child_process_embeds_searches_and_survives_being_killed(tmp_path, folder, cs_model):
     embedder = ProcessEmbedder("auto", REAL_MODELS_DIR)
-    assert embedder.name == PAIRED and embedder.dimension == 768 and embedder.split_at == 384
+    assert embedder.name == PAIRED_CS and embedder.dimension == 768 and embedder.split_at == 384
     kb = KnowledgeBase(tmp_path / "kb", embedder_factory=lambda: embedder)
-    kb.params = params_for(PAIRED)
+    kb.params = params_for(PAIRED_CS)
     kb.add_paths([folder])
     summary = list(kb.sync())[-1]
     assert len(summary.added) == 3 and not summary.skipped
