@@ -221,6 +221,9 @@ def cmd_doctor(ctx: Context) -> int:
         report["llama_cpp"] = {"error": str(exc)}
     models = discover(ctx.workspace)
     report["models"] = [m.to_json() for m in models]
+    from core.kb.embedder import installed_report
+
+    report["embedders"] = installed_report(ctx.settings.kb_embedder, ctx.workspace.models_dir)
     try:
         report["default_model"] = str(default_model_path(ctx.workspace, ctx.settings.model_path))
     except KefuError as exc:
@@ -251,6 +254,15 @@ def cmd_doctor(ctx: Context) -> int:
         else:
             out.append(f"  BAD  {m.path.name}: {m.error}")
     out.append(f"Default model: {report['default_model'] or report.get('default_model_error')}")
+    emb = report["embedders"]
+    out.append(f"Knowledge-base embedder ({emb['setting']}): "
+               f"{emb['knowledge_base'] or emb['error']}")
+    queries = {"current": "queries on ONNX Runtime",
+               "stale": "ONNX export out of date, queries on PyTorch: run scripts/dev.sh setup",
+               "missing": "no ONNX export, queries on PyTorch"}
+    for m in emb["models"]:
+        out.append(f"  ok   {m['key']}: {m['folder']} ({queries[m['onnx']]})" if m["folder"]
+                   else f"  --   {m['key']}: not installed (run scripts/dev.sh setup)")
     print("\n".join(out))
     return 0
 

@@ -340,6 +340,25 @@ def _choose(setting: str, models_dir: Path):
         "packages). Run `scripts/dev.sh setup`.")
 
 
+def installed_report(setting: str, models_dir: Path) -> dict:
+    """For ``kefu doctor``, without loading a model: the knowledge base's embedder for
+    ``setting`` (or why there is none) and each known model's folder and ONNX export."""
+    from core.kb import onnxquery
+
+    found = available(models_dir)
+    models = []
+    for key in SPECS:
+        folder = found.get(key)
+        models.append({"key": key, "folder": str(folder) if folder else None,
+                       "onnx": onnxquery.export_state(onnx_folder(models_dir, key), folder)
+                       if folder else None})
+    try:
+        name, error = embedder_name(setting, models_dir), None
+    except EmbedderError as exc:
+        name, error = None, str(exc)
+    return {"setting": setting, "knowledge_base": name, "error": error, "models": models}
+
+
 def embedder_name(setting: str, models_dir: Path) -> str:
     """The name of the embedder ``load_embedder`` would load (a knowledge base's
     collection is per name), without loading it."""

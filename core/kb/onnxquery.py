@@ -146,6 +146,17 @@ class OnnxEmbedder:
         return self._encoder.encode_many(list(texts), prefix=self.passage_prefix)
 
 
+def export_state(onnx_folder: Path, model_folder: Path) -> str:
+    """"current", "stale" (made from other model files) or "missing"."""
+    try:
+        recorded = json.loads((onnx_folder / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return "missing"
+    except (OSError, ValueError):
+        return "stale"
+    return "current" if recorded.get("fingerprint") == fingerprint(model_folder) else "stale"
+
+
 def load(onnx_folder: Path, model_folder: Path, *, prefix: str, max_seq_length: int,
          threads: int = 1) -> OnnxQueryEncoder | None:
     """The exported query encoder, or None (with a log line) if missing or stale."""

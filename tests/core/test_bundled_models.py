@@ -82,3 +82,29 @@ def test_asking_for_the_fine_tuned_pair_without_it_says_how_to_get_it(tmp_path, 
     _fake_model(tmp_path / "models", "multilingual-e5-small")
     with pytest.raises(EmbedderError, match="dev.sh setup"):
         embedder.embedder_name(embedder.PAIRED_CS, tmp_path / "models")
+
+
+def test_doctor_reports_each_embedding_model_and_its_onnx_export(tmp_path, monkeypatch):
+    import json
+
+    from core.kb import onnxquery
+
+    monkeypatch.setattr("core.paths.bundled_models_dir", lambda: tmp_path / "none")
+    models = tmp_path / "models"
+    e5 = _fake_model(models, "multilingual-e5-small")
+    report = embedder.installed_report("auto", models)
+    assert report["knowledge_base"] == embedder.PAIRED and report["error"] is None
+    by_key = {m["key"]: m for m in report["models"]}
+    assert by_key["multilingual-e5-small"] == {"key": "multilingual-e5-small",
+                                               "folder": str(e5), "onnx": "missing"}
+    assert by_key["all-MiniLM-L6-v2-cs"]["folder"] is None
+    export = models / "onnx" / "multilingual-e5-small"
+    export.mkdir(parents=True)
+    (export / onnxquery.MANIFEST).write_text(json.dumps({"fingerprint": "another model"}))
+    assert embedder.installed_report("auto", models)["models"][0]["onnx"] == "stale"
+    (export / onnxquery.MANIFEST).write_text(json.dumps(
+        {"fingerprint": onnxquery.fingerprint(e5)}))
+    assert embedder.installed_report("auto", models)["models"][0]["onnx"] == "current"
+    # A setting that cannot be met is reported, not raised.
+    report = embedder.installed_report(str(tmp_path / "no-such-folder"), models)
+    assert report["knowledge_base"] is None and "not a sentence-transformers" in report["error"]

@@ -53,8 +53,14 @@ def test_doctor_reports_build_and_device(tmp_path):
     assert "gpu_offload" in report["llama_cpp"]
     assert report["llama_cpp"]["device_plan"]
     assert report["llama_cpp"]["backends_from"] == "built in"   # the development build
+    # The knowledge base's embedding models, none loaded (an empty workspace: only the
+    # MiniLM package is there).
+    assert report["embedders"]["setting"] == "auto"
+    by_key = {m["key"]: m for m in report["embedders"]["models"]}
+    assert by_key["all-MiniLM-L6-v2"]["folder"]
     human = run_kefu("doctor", workspace=tmp_path / "ws")
     assert "llama.cpp:" in human.stdout and "Device:" in human.stdout
+    assert "Knowledge-base embedder (auto):" in human.stdout
 
 
 def test_missing_model_is_a_clear_error(tmp_path):
